@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "seccomp_ebpf",
+      "sources": [
+        "native/addon.c",
+        "native/args.c",
+        "native/notif.c",
+        "native/spawn.c",
+        "native/bpf.c"
+      ],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags_c": ["-std=gnu11"],
+      "cflags": ["-Wall", "-Wextra", "-O2"],
+      "cflags!": ["-O3"],
+      "configurations": {
+        "Release": { "cflags!": ["-O3"], "cflags": ["-O2"] }
+      }
+    }
+  ]
+}

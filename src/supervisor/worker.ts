@@ -1,0 +1,49 @@
+/**
+ * @module supervisor/worker
+ * Entry point of the supervisor's worker thread: re-opens the shared maps, builds the VM and
+ * runs the notification loop (./loop.ts) until the spawned process exits. Started by
+ * ./supervisor.ts with a WorkerInit as workerData.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createHelpers } from '../ebpf/helpers/index.js';
+import { openSharedMap } from '../ebpf/maps/create.js';
+import { createVm } from '../ebpf/vm/interpreter.js';
+import { loadAddon } from '../native/addon.js';
+import { systemHost } from '../sys/host.js';
+import { procTask } from '../sys/task.js';
+import { LogSink, type LogTarget } from './log.js';
+import { runNotificationLoop } from './loop.js';
+import type { WorkerInit, WorkerMessage } from './protocol.js';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const post = (msg: WorkerMessage): void => port.postMessage(msg);
+
+const target: LogTarget =
+  init.log.kind === 'fd' ? { kind: 'fd', fd: init.log.fd }
+  : init.log.kind === 'callback' ? { kind: 'callback', send: (records) => post({ type: 'log', records }) }
+  : { kind: 'stderr' };
+const sink = new LogSink(target);
+
+// Wall clock in ns from one Date.now() reading plus the monotonic clock.
+const tsBase = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+const now = (): bigint => tsBase + process.hrtime.bigint();
+
+let currentTid = 0;
+// trace_printk lines go to the decision log (or stderr), tagged with the running thread.
+const host = systemHost((line) => sink.add({ ts: now(), tid: currentTid, trace: line }));
+
+const maps = init.maps.map((s) => openSharedMap(s));
+const vm = createVm(init.insns, { maps, helpers: createHelpers(), host });
+
+runNotificationLoop(init, {
+  native: loadAddon(),
+  vm,
+  task: (tid) => {
+    currentTid = tid;
+    return procTask(tid);
+  },
+  sink,
+  post,
+  now,
+});

@@ -5,7 +5,7 @@
  *
  * Maps:
  *   counts (BPF_MAP_TYPE_HASH, key __u32 syscall nr, value __u64 count,
- *           max_entries 1024). Read it after the run (CLI: --dump-maps /
+ *           max_entries 1024). Read it after the run (CLI: --maps /
  *           library: map lookup) to see how often each syscall was made.
  *
  * The first call of a syscall inserts 1 with BPF_NOEXIST; if another thread

@@ -9,24 +9,10 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../src/cli/main.js';
-import { loadFilter } from '../src/index.js';
-import { addonAvailable } from '../src/native/addon.js';
-import { compileC, gccAvailable } from './helpers/cprog.js';
+import { compileC } from './helpers/cprog.js';
+import { supervisionUnsupported } from './helpers/supervise.js';
 
-let support: string | undefined | null = null;
-async function unsupported(): Promise<string | undefined> {
-  if (support !== null) return support;
-  if (!addonAvailable()) return (support = 'the native addon is not built');
-  if (!gccAvailable()) return (support = 'gcc is not available to build the victim programs');
-  try {
-    const f = await loadFilter(new TextEncoder().encode('w0 = 0x7fff0000\nexit\n'));
-    const st = await f.spawn('/bin/true', [], { stdio: 'ignore' }).exited;
-    support = st.code === 0 ? undefined : `a trivial supervised /bin/true exited with ${JSON.stringify(st)}`;
-  } catch (e) {
-    support = `seccomp user notification is unavailable: ${(e as Error).message}`;
-  }
-  return support;
-}
+const unsupported = supervisionUnsupported;
 
 const tmp = mkdtempSync(join(tmpdir(), 'seccomp-ebpf-e2e-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));

@@ -12,26 +12,10 @@ import { decide } from '../src/supervisor/decision.js';
 import { formatRecord, describeRecord } from '../src/supervisor/log.js';
 import { encodeSockFilters, notifyAllStub } from '../src/supervisor/stub.js';
 import { readThreadSignalState } from '../src/supervisor/proc-status.js';
-import { addonAvailable } from '../src/native/addon.js';
-import { compileC, gccAvailable } from './helpers/cprog.js';
+import { compileC } from './helpers/cprog.js';
+import { supervisionUnsupported } from './helpers/supervise.js';
 
-// ---- capability probe ------------------------------------------------------------------------
-
-let support: string | undefined | null = null;
-/** Why these tests cannot run here, or undefined when they can. */
-async function unsupported(): Promise<string | undefined> {
-  if (support !== null) return support;
-  if (!addonAvailable()) return (support = 'the native addon is not built');
-  if (!gccAvailable()) return (support = 'gcc is not available to build the victim programs');
-  try {
-    const f = await loadFilter(enc('w0 = 0x7fff0000\nexit\n'));
-    const st = await f.spawn('/bin/true', [], { stdio: 'ignore' }).exited;
-    support = st.code === 0 ? undefined : `a trivial supervised /bin/true exited with ${JSON.stringify(st)}`;
-  } catch (e) {
-    support = `seccomp user notification is unavailable: ${(e as Error).message}`;
-  }
-  return support;
-}
+const unsupported = supervisionUnsupported;
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 

@@ -19,7 +19,7 @@
  * Before the filter is installed the child may use syscalls; if a step fails it stores the
  * step number and errno (state = FAILED) and _exits. After the ack, an execve failure cannot
  * be reported (every syscall is filtered) and the child _exits with 127; to make that rare,
- * the child checks faccessat(file, X_OK) before installing the filter.
+ * the child checks that file is an executable regular file before installing the filter.
  *
  * PR_SET_PDEATHSIG is tied to the parent *thread*: the child is signalled when the thread
  * that forked it exits, not when the process does. Callers must spawn from a thread that
@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <linux/filter.h>
 #include <sched.h>
 #include <signal.h>
@@ -146,6 +147,10 @@ child_main(struct handover *h, pid_t parent, const char *file, char **argv, char
 
   if (cwd && chdir(cwd) < 0) child_fail(h, STEP_CHDIR, errno);
   if (faccessat(AT_FDCWD, file, X_OK, AT_EACCESS) < 0) child_fail(h, STEP_EXEC_CHECK, errno);
+  /* A directory passes X_OK; execve would then fail with EACCES after the filter is in. */
+  struct stat st;
+  if (stat(file, &st) < 0) child_fail(h, STEP_EXEC_CHECK, errno);
+  if (!S_ISREG(st.st_mode)) child_fail(h, STEP_EXEC_CHECK, EACCES);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(h, STEP_NO_NEW_PRIVS, errno);
 
   unsigned long f = flags | SECCOMP_FILTER_FLAG_NEW_LISTENER;

@@ -70,13 +70,24 @@ export function parseFilterSource(bytes: Uint8Array, opts: SourceOptions = {}): 
   if (kind === 'elf') {
     spec = parseBpfObject(bytes, opts.file !== undefined ? { file: opts.file } : {});
   } else {
-    const insns = kind === 'asm'
-      ? assemble(new TextDecoder().decode(bytes), opts.file !== undefined ? { file: opts.file } : {})
-      : decodeInsns(bytes, where);
+    const insns = kind === 'asm' ? assembleSource(bytes, opts.file) : decodeInsns(bytes, where);
     if (insns.length === 0) throw new SeccompEbpfError('ERR_LOAD_EMPTY', 'the filter source has no instructions', where);
     spec = singleProgram(opts.file, insns);
   }
   return { kind, spec, program: findProgram(spec, opts.program) };
+}
+
+/** Assembles a text source. A syntax error on the first lines usually means the file is not
+ *  assembly at all (C source, a README): say how it was read. */
+function assembleSource(bytes: Uint8Array, file: string | undefined): ProgramSpec['insns'] {
+  try {
+    return assemble(new TextDecoder().decode(bytes), file !== undefined ? { file } : {});
+  } catch (e) {
+    if (e instanceof SeccompEbpfError && e.code === 'ERR_ASM_SYNTAX' && (e.location?.line ?? 0) <= 3) {
+      throw new SeccompEbpfError(e.code, `${e.message.replace(/ \(.*\)$/, '')}; the file is not an ELF object, so it was read as eBPF assembly text`, e.location, { cause: e });
+    }
+    throw e;
+  }
 }
 
 /** Reads and parses a filter source file. ERR_LOAD_READ when the file cannot be read. */

@@ -44,7 +44,7 @@ function buildProgram(io: CliIo, command: string[] | undefined, result: { status
     .usage('[options] -- CMD [ARGS...]')
     .option('--filter <file>', 'filter: BPF ELF object, eBPF assembly or raw instructions (default: the bundled policies/default.bpf.o)')
     .option('--program <name>', 'program (function or section name) when the object has several')
-    .option('--global <NAME=VALUE>', 'set a global variable before start (repeatable; decimal, 0x hex, negative)', collect)
+    .option('--global <NAME=VALUE>', 'set a global variable before start (repeatable; decimal, 0x hex, 0o octal, 0b binary, negative)', collect)
     .option('--map <NAME:KEY=VALUE>', 'put an entry in a map before start (repeatable)', collect)
     .option('--maps', 'print the filter\'s maps and globals as JSON on stderr when CMD exits')
     .option('--log <file>', 'write one JSON line per decision (and trace_printk line) to FILE')

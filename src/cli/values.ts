@@ -8,7 +8,7 @@ import { usageError } from './errors.js';
 /** An integer: decimal, 0x hex, 0o octal or 0b binary, optionally negative. */
 export function parseInteger(text: string, what: string): bigint {
   const m = /^([+-]?)(0x[0-9a-f]+|0o[0-7]+|0b[01]+|[0-9]+)$/i.exec(text.trim().replace(/_/g, ''));
-  if (!m) throw usageError(`${what}: "${text}" is not a number (decimal, 0x hex, optionally negative)`, 'ERR_CLI_BAD_VALUE');
+  if (!m) throw usageError(`${what}: "${text}" is not a number (decimal, 0x hex, 0o octal or 0b binary, optionally negative)`, 'ERR_CLI_BAD_VALUE');
   const v = BigInt(m[2]!.toLowerCase());
   return m[1] === '-' ? -v : v;
 }

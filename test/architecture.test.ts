@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const PURE_DIRS = ['src/abi', 'src/ebpf', 'src/errors.ts'];
+const PURE_DIRS = ['src/abi', 'src/ebpf', 'src/cbpf', 'src/split', 'src/errors.ts'];
 const FORBIDDEN = [/from\s+['"]node:/, /from\s+['"](fs|path|os|child_process|worker_threads|crypto)['"]/, /from\s+['"][./]*\/(native|sys|supervisor|cli)\//, /require\(/];
 
 function files(path: string): string[] {

@@ -4,7 +4,7 @@
  * read lazily from /proc/<tid> (and cached for the lifetime of the object, i.e. one
  * notification), and its memory via process_vm_readv.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { SeccompEbpfError } from '../errors.js';
 import type { TaskContext } from '../ebpf/vm/types.js';
 import { loadAddon } from '../native/addon.js';
@@ -98,6 +98,28 @@ class ProcTask implements TaskContext {
       this.leader = `${tgid}:${statField(readProc(`/proc/${tgid}/stat`, this.tid), 22)}`;
     }
     return this.leader;
+  }
+
+  /**
+   * Ids in pid namespace `pidNs` (a "pid:[inode]" link), for REPO's namespace-aware
+   * get_current_pid_tgid: the NSpid/NStgid lines of /proc/<tid>/status list them from the
+   * supervisor's namespace down to the task's own. A namespace strictly between those two
+   * cannot be told apart here and gives undefined, as does one the task is not visible in.
+   */
+  idsInPidNs(pidNs: string): { tgid: number; pid: number } | undefined {
+    const text = readProc(`/proc/${this.tid}/status`, this.tid);
+    const list = (name: string): number[] => (new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1] ?? '').trim().split(/\s+/).map(Number);
+    const pids = list('NSpid'), tgids = list('NStgid');
+    let own: string, mine: string;
+    try {
+      own = readlinkSync(`/proc/${this.tid}/ns/pid`);
+      mine = readlinkSync('/proc/self/ns/pid');
+    } catch {
+      return undefined;
+    }
+    if (pidNs === own) return { tgid: tgids.at(-1)!, pid: pids.at(-1)! };
+    if (pidNs === mine) return { tgid: tgids[0]!, pid: pids[0]! };
+    return undefined;
   }
 
   readMemory(addr: bigint, len: number): Uint8Array | number {

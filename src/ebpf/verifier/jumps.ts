@@ -80,10 +80,13 @@ export function condJump(env: Env, ins: CondInsn): JumpOutcome {
 
 /** Pointers that are never NULL compared with the constant 0 (the kernel's is_branch_taken). */
 function pointerBranchTaken(dst: Reg, src: Reg, op: string, is32: boolean): boolean | undefined {
+  // Only the full 64-bit value of a valid pointer is known to be non-zero: its low half may
+  // well be 0, so a JMP32 comparison decides nothing (the kernel does the same).
+  if (is32) return undefined;
   const [p, s] = isPointer(dst) ? [dst, src] : [src, dst];
   if (!isPointer(p) || s.kind !== 'scalar') return undefined;
   const c = scalarConstValue(s.v);
-  if (c === undefined || (is32 ? BigInt.asUintN(32, c) : c) !== 0n) return undefined;
+  if (c !== 0n) return undefined;
   const notNull = !p.nullable && (p.kind === 'map_value' || p.kind === 'mem' || p.kind === 'btf_id');
   if (!notNull) return undefined;
   if (op === 'jeq') return false;

@@ -19,8 +19,11 @@ import type { BpfMap, MapSpec } from './ebpf/maps/types.js';
 import { SeccompEbpfError } from './errors.js';
 import { spawnUnderFilter, type FilteredProcess, type SpawnOptions } from './spawn.js';
 import { systemHost } from './sys/host.js';
-import { createHelpers } from './ebpf/helpers/index.js';
-import { createVm } from './ebpf/vm/interpreter.js';
+import { loadProgram } from './ebpf/verifier/load.js';
+import type { LoaderCredentials, SeccompExtendedHook, VerifiedProgram } from './ebpf/verifier/types.js';
+import type { PrivilegeVariant } from './ebpf/verifier/privilege.js';
+import { currentCredentials, kernelLockdown, systemLsm } from './sys/credentials.js';
+import { splitProgram, type SplitOptions, type SplitResult } from './split/split.js';
 
 /** A key or value as the API accepts it. */
 export type MapScalar = number | bigint | Uint8Array;
@@ -191,6 +194,20 @@ export interface GlobalInfo {
   value: MapValue;
 }
 
+/** How a filter is loaded: who loads it decides what it may do (spec.md section 3). */
+export interface FilterOptions {
+  /** Size of per-CPU maps (default: this machine's possible CPUs). */
+  possibleCpus?: number;
+  /** The loader's credentials (default: this process's, see sys/credentials). */
+  cred?: LoaderCredentials;
+  /** The seccomp_extended LSM hook (default: Yama's policy when Yama is present, else permit). */
+  lsm?: SeccompExtendedHook;
+  /** 'rfc' (default) or 'repo' semantics where the series' two versions differ. */
+  variant?: PrivilegeVariant;
+  /** Verifier log level kept in `verified.log` (default 1: the failing path). */
+  logLevel?: number;
+}
+
 /** A filter loaded from an object (see loadFilter in ./index.ts). */
 export class Filter {
   readonly spec: ObjectSpec;
@@ -201,15 +218,28 @@ export class Filter {
   private readonly cpus: number;
   private started = false;
 
-  constructor(spec: ObjectSpec, program: ProgramSpec, opts: { possibleCpus?: number } = {}) {
+  /** The program as the verifier accepted it for this loader (see ebpf/verifier/load). */
+  readonly verified: VerifiedProgram;
+
+  constructor(spec: ObjectSpec, program: ProgramSpec, opts: FilterOptions = {}) {
     this.spec = spec;
     this.program = program;
     this.source = spec.file;
     this.cpus = opts.possibleCpus ?? systemHost(() => {}).possibleCpus;
+    // BPF_PROG_LOAD: every decision of the privilege model is taken now, in the loader's context
+    // (spec.md 3.1-3.7), and nothing unverified ever reaches the supervisor.
+    const variant = opts.variant ?? 'rfc';
+    this.verified = loadProgram(program.insns, {
+      maps: spec.maps,
+      license: spec.license,
+      cred: opts.cred ?? currentCredentials(),
+      lsm: opts.lsm ?? systemLsm(variant),
+      variant,
+      lockdown: kernelLockdown(),
+      logLevel: opts.logLevel ?? 1,
+      ...(spec.file !== undefined ? { file: spec.file } : {}),
+    });
     this.live = spec.maps.map((m) => createMap(m, { possibleCpus: this.cpus }));
-    // Decode the program now (ERR_VM_BAD_INSN...): the supervisor's worker builds its own VM,
-    // and an error there would only show once a process runs.
-    createVm(program.insns, { maps: this.live, helpers: createHelpers(), host: systemHost(() => {}) });
   }
 
   /** True once a process was spawned (read-only globals are frozen then). */
@@ -293,13 +323,23 @@ export class Filter {
   }
 
   /**
+   * The split of this filter with the current globals (see src/split): the classic-BPF filter
+   * `spawn` installs in the kernel and, per syscall, what it decides there and what it sends
+   * to the supervisor. Throws ERR_SPLIT_OPTIONS for bad options.
+   */
+  split(opts: SplitOptions = {}): SplitResult {
+    const key0 = new Uint8Array(4);
+    return splitProgram({ insns: this.verified.insns, maps: this.spec.maps, readOnlyValue: (i) => this.live[i]?.lookup(key0)?.slice() }, opts);
+  }
+
+  /**
    * Starts `file` with `args` under this filter (see spawnUnderFilter in ./spawn.ts): every
    * syscall of the process tree, from its execve on, runs the program. Read-only globals are
    * frozen from now on. Several processes may run under one filter; they share its maps.
    */
   spawn(file: string, args: readonly string[] = [], opts: SpawnOptions = {}): FilteredProcess {
     const child = spawnUnderFilter(
-      { insns: this.program.insns, maps: this.live.map((m) => m.share()), ...(this.source !== undefined ? { source: this.source } : {}) },
+      { verified: this.verified, maps: this.live.map((m) => m.share()), ...(this.source !== undefined ? { source: this.source } : {}) },
       file, args, opts,
     );
     // The child is still blocked in its first execve (nobody answered yet): freezing now is in time.

@@ -19,6 +19,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SeccompEbpfError } from './errors.js';
 import { Filter, type MapScalar } from './filter.js';
+import type { LoaderCredentials, SeccompExtendedHook } from './ebpf/verifier/types.js';
+import type { PrivilegeVariant } from './ebpf/verifier/privilege.js';
 import { parseFilterSource, readFilterSource } from './loader.js';
 
 export interface LoadFilterOptions {
@@ -30,9 +32,19 @@ export interface LoadFilterOptions {
   file?: string;
   /** Size of per-CPU maps (default: this machine's possible CPUs). */
   possibleCpus?: number;
+  /** The loader's credentials (default: this process's; see credentialsFor for simulating
+   *  another loader). What the program may use depends on them (spec.md section 3). */
+  cred?: LoaderCredentials;
+  /** The seccomp_extended LSM hook (default: the system's: Yama's policy when Yama is present,
+   *  else permit); see parseLsmOption, permitAll, denyAll, yamaPolicy. */
+  lsm?: SeccompExtendedHook;
+  /** 'rfc' (default) or 'repo' semantics where the series' two versions differ. */
+  variant?: PrivilegeVariant;
+  /** Verifier log level kept in `filter.verified.log` (default 1). */
+  logLevel?: number;
 }
 
-const LOAD_KEYS = new Set(['program', 'globals', 'file', 'possibleCpus']);
+const LOAD_KEYS = new Set(['program', 'globals', 'file', 'possibleCpus', 'cred', 'lsm', 'variant', 'logLevel']);
 
 /**
  * Loads a filter from a file path or bytes: parses it (ELF object, assembly text or raw
@@ -47,7 +59,9 @@ export async function loadFilter(source: string | Uint8Array, opts: LoadFilterOp
   if (typeof source === 'string') loaded = await readFilterSource(source, sel);
   else if (source instanceof Uint8Array) loaded = parseFilterSource(source, { ...sel, ...(opts.file !== undefined ? { file: opts.file } : {}) });
   else throw new TypeError('loadFilter source must be a path or a Uint8Array');
-  const filter = new Filter(loaded.spec, loaded.program, opts.possibleCpus !== undefined ? { possibleCpus: opts.possibleCpus } : {});
+  const { possibleCpus, cred, lsm, variant, logLevel } = opts;
+  const filter = new Filter(loaded.spec, loaded.program, Object.fromEntries(
+    Object.entries({ possibleCpus, cred, lsm, variant, logLevel }).filter(([, v]) => v !== undefined)));
   for (const [name, value] of Object.entries(opts.globals ?? {})) filter.setGlobal(name, value);
   return filter;
 }
@@ -65,6 +79,15 @@ export function defaultPolicyPath(): string {
 }
 
 export { Filter, FilterMap, encodeScalar, decodeScalar } from './filter.js';
+export type { FilterOptions } from './filter.js';
+export { loadProgram, checkAttach, isVerifiedProgram, helpersFor } from './ebpf/verifier/load.js';
+export { verify } from './ebpf/verifier/verifier.js';
+export { VerifierError } from './ebpf/verifier/errors.js';
+export { permitAll, denyAll, yamaPolicy, composeHooks } from './ebpf/verifier/lsm.js';
+export { helperTable } from './ebpf/verifier/privilege.js';
+export type { PrivilegeVariant } from './ebpf/verifier/privilege.js';
+export type { LoaderCredentials, SeccompExtendedHook, VerifiedProgram, VerifierOptions, VerifierStats, HelperProto } from './ebpf/verifier/types.js';
+export { currentCredentials, credentialsFor, parseLsmOption, yamaPtraceScope } from './sys/credentials.js';
 export type { MapScalar, MapValue, MapEntry, GlobalInfo } from './filter.js';
 export { parseFilterSource, readFilterSource, sourceKind } from './loader.js';
 export type { LoadedSource, SourceKind, SourceOptions } from './loader.js';
@@ -76,6 +99,9 @@ export { formatRecord } from './supervisor/log.js';
 export { decide } from './supervisor/decision.js';
 export type { Decision, ActionName } from './supervisor/decision.js';
 
+export { splitProgram, formatTree, formatVerdict } from './split/index.js';
+export type { SplitInput, SplitOptions, SplitResult } from './split/index.js';
+export { disassembleClassic, assembleClassic, runClassic, checkClassic, classicToEbpf, encodeClassic, decodeClassic } from './cbpf/index.js';
 export { disassemble } from './ebpf/disasm.js';
 export type { DisasmOptions } from './ebpf/disasm.js';
 export { assemble } from './ebpf/asm.js';

@@ -2,9 +2,10 @@
  * @module spawn
  * Starting a command under a filter: resolve the command in PATH (in JS: once the filter is
  * installed the child makes no syscall but its execve, and that execve is itself filtered),
- * fork + install the notify-everything stub + execve through the native addon (from the main
- * thread: PR_SET_PDEATHSIG is tied to the forking thread), then start the supervisor whose
- * worker thread answers the child's syscalls, starting with that execve.
+ * fork + install the kernel filter (the split's classic-BPF filter, or the notify-everything
+ * stub) + execve through the native addon (from the main thread: PR_SET_PDEATHSIG is tied to
+ * the forking thread), then start the supervisor whose worker thread answers the child's
+ * notified syscalls, starting with that execve when the program needs it.
  */
 import { accessSync, constants as fsConstants, openSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -16,8 +17,10 @@ import { SeccompEbpfError } from './errors.js';
 import { loadAddon } from './native/addon.js';
 import { spawnFiltered, SyscallError, type SpawnedProcess } from './native/syscalls.js';
 import type { LogRecord } from './supervisor/log.js';
-import { encodeSockFilters, notifyAllStub } from './supervisor/stub.js';
+import { encodeSockFilters, kernelFilterFor } from './supervisor/stub.js';
 import { Supervisor, type ExitStatus, type UserNotifHandler } from './supervisor/supervisor.js';
+import { helperGrant, isVerifiedProgram } from './ebpf/verifier/load.js';
+import type { VerifiedProgram } from './ebpf/verifier/types.js';
 
 /** One of the child's standard streams: a file descriptor of this process to pass on,
  *  'inherit' (ours) or 'ignore' (/dev/null). */
@@ -38,6 +41,13 @@ export interface SpawnOptions {
   /** Decision log: a file path (JSON lines, truncated first) or a callback; without it, LOG
    *  verdicts and trace_printk lines go to stderr. */
   log?: string | ((record: LogRecord) => void);
+  /**
+   * Decide every syscall whose verdict does not depend on state in a kernel classic-BPF filter
+   * (the split, src/split), and send only the rest to the supervisor. Default: true, except
+   * with `log` (a decision log records only what the supervisor sees; pass `split: true` to
+   * accept that). false sends every syscall to the supervisor.
+   */
+  split?: boolean;
 }
 
 /** A process running under a filter. */
@@ -48,16 +58,19 @@ export interface FilteredProcess {
   readonly exited: Promise<ExitStatus>;
   /** Sends a signal (default SIGTERM) through the pidfd. */
   kill(signal?: NodeJS.Signals | number): void;
+  /** The classic-BPF filter installed in the kernel: the split's or the notify-everything stub,
+   *  its size, and what it had to leave to the supervisor only because of its size. */
+  readonly kernelFilter: { split: boolean; instructions: number; warnings: string[] };
 }
 
-/** What the supervisor runs: the program and its maps. */
+/** What the supervisor runs: a program loadProgram verified (nothing else runs), and its maps. */
 export interface RunnableProgram {
-  insns: Insn[];
+  verified: VerifiedProgram;
   maps: SharedMapState[];
   source?: string;
 }
 
-const SPAWN_KEYS = new Set(['stdio', 'env', 'cwd', 'argv0', 'onUserNotif', 'log']);
+const SPAWN_KEYS = new Set(['stdio', 'env', 'cwd', 'argv0', 'onUserNotif', 'log', 'split']);
 
 /**
  * Finds `file` the way execvp does: as given when it contains a slash, else in each PATH
@@ -105,8 +118,8 @@ function envList(env: Record<string, string | undefined>): string[] {
   return Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
 }
 
-function spawnChild(file: string, argv: string[], env: string[], cwd: string | undefined, stdio: [number, number, number]): { child: SpawnedProcess; killableWait: boolean } {
-  const base = { file, argv, env, cwd: cwd ?? null, filter: encodeSockFilters(notifyAllStub()), stdio } as const;
+function spawnChild(file: string, argv: string[], env: string[], cwd: string | undefined, stdio: [number, number, number], filter: Uint8Array): { child: SpawnedProcess; killableWait: boolean } {
+  const base = { file, argv, env, cwd: cwd ?? null, filter, stdio } as const;
   try {
     return { child: spawnFiltered({ ...base, flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV }), killableWait: true };
   } catch (e) {
@@ -143,6 +156,12 @@ export function spawnUnderFilter(program: RunnableProgram, file: string, args: r
   for (const k of Object.keys(opts)) if (!SPAWN_KEYS.has(k)) throw new TypeError(`unknown spawn option "${k}"`);
   if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) throw new TypeError('args must be an array of strings');
   if (opts.onUserNotif !== undefined && typeof opts.onUserNotif !== 'function') throw new TypeError('onUserNotif must be a function');
+  if (opts.split !== undefined && typeof opts.split !== 'boolean') throw new TypeError('split must be a boolean');
+  if (!isVerifiedProgram(program.verified)) {
+    throw new SeccompEbpfError('ERR_PROG_NOT_VERIFIED', 'spawnUnderFilter runs only programs that loadProgram verified');
+  }
+  const grant = helperGrant(program.verified);
+  const insns = program.verified.insns as Insn[];
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
   const path = resolveCommand(file, env.PATH, cwd);
@@ -159,14 +178,16 @@ export function spawnUnderFilter(program: RunnableProgram, file: string, args: r
         throw new SeccompEbpfError('ERR_LOG_OPEN', `cannot create the log file: ${(e as Error).message}`, { file: opts.log });
       }
     }
-    const { child, killableWait } = spawnChild(path, [opts.argv0 ?? file, ...args], envList(env), opts.cwd, stdio);
+    const kf = kernelFilterFor({ insns, maps: program.maps }, opts.split ?? opts.log === undefined);
+    const { child, killableWait } = spawnChild(path, [opts.argv0 ?? file, ...args], envList(env), opts.cwd, stdio, encodeSockFilters(kf.filter));
     let sup: Supervisor;
     try {
       sup = new Supervisor({
         listenerFd: child.listenerFd,
         pidfd: child.pidfd,
         childPid: child.pid,
-        insns: program.insns,
+        insns,
+        grant,
         maps: program.maps,
         killableWait,
         ...(logFd !== undefined ? { log: { fd: logFd } } : typeof opts.log === 'function' ? { log: opts.log } : {}),
@@ -185,6 +206,7 @@ export function spawnUnderFilter(program: RunnableProgram, file: string, args: r
     return {
       pid: child.pid,
       exited: sup.exited,
+      kernelFilter: { split: kf.split, instructions: kf.filter.length, warnings: kf.warnings },
       kill(signal: NodeJS.Signals | number = 'SIGTERM'): void {
         sup.signal(typeof signal === 'number' ? signal : signalNumber(signal));
       },

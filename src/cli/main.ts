@@ -1,7 +1,7 @@
 /**
  * @module cli/main
  * The `seccomp-ebpf` command line: argument parsing (commander) and dispatch to one module per
- * command (./run.ts, ./disasm.ts, ./asm.ts), each using only the public API. `main` never
+ * command (./run.ts, ./explain.ts, ./disasm.ts, ./asm.ts), each using only the public API. `main` never
  * throws and never exits the process: it resolves to the exit status.
  *
  * For `run`, everything after the first `--` is the command to start, untouched by option
@@ -11,10 +11,21 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { asmCommand } from './asm.js';
 import { disasmCommand } from './disasm.js';
+import { explainCommand, type ExplainOptions } from './explain.js';
 import { reportError, usageError } from './errors.js';
 import { runCommand, type CliIo, type RunOptions } from './run.js';
+import { verifyCommand, type VerifyOptions } from './verify.js';
+import type { Command as Cmd } from 'commander';
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+/** The loader options of verify, run and explain (see ./loader.ts). */
+function loaderOptions(cmd: Cmd): Cmd {
+  return cmd
+    .option('--as-unprivileged', 'load as a loader without capabilities')
+    .option('--caps <list>', 'load as a loader with exactly these capabilities (e.g. bpf,perfmon)')
+    .option('--lsm <policy>', 'the seccomp_extended LSM hook: permit, deny or yama:N (default: the system\'s)');
+}
 
 function version(): string {
   try {
@@ -38,7 +49,17 @@ function buildProgram(io: CliIo, command: string[] | undefined, result: { status
     .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: () => {} })
     .showSuggestionAfterError(true);
 
-  program
+  loaderOptions(program
+    .command('verify')
+    .description('verify a filter under the series\' privilege model and print the verdict')
+    .argument('<file>', 'filter file')
+    .option('--program <name>', 'program (function or section name) when the object has several')
+    .option('--log', 'print the verifier log (every processed instruction and its registers)'))
+    .action(async (file: string, opts: VerifyOptions) => {
+      result.status = await verifyCommand(file, opts, io);
+    });
+
+  loaderOptions(program
     .command('run')
     .description('run a command under a filter')
     .usage('[options] -- CMD [ARGS...]')
@@ -47,13 +68,26 @@ function buildProgram(io: CliIo, command: string[] | undefined, result: { status
     .option('--global <NAME=VALUE>', 'set a global variable before start (repeatable; decimal, 0x hex, 0o octal, 0b binary, negative)', collect)
     .option('--map <NAME:KEY=VALUE>', 'put an entry in a map before start (repeatable)', collect)
     .option('--maps', 'print the filter\'s maps and globals as JSON on stderr when CMD exits')
-    .option('--log <file>', 'write one JSON line per decision (and trace_printk line) to FILE')
-    .argument('[command...]', 'after `--`: the command and its arguments')
+    .option('--log <file>', 'write one JSON line per decision (and trace_printk line) to FILE (implies --notify-all)')
+    .option('--notify-all', 'send every syscall to the supervisor (default: the kernel decides every stateless verdict, see `explain`)')
+    .argument('[command...]', 'after `--`: the command and its arguments'))
     .action(async (stray: string[], opts: RunOptions) => {
       if (stray.length > 0) {
         throw usageError(`run: put \`--\` before the command: seccomp-ebpf run [options] -- ${stray.join(' ')}`, 'ERR_CLI_NO_COMMAND');
       }
       result.status = await runCommand(opts, command, io);
+    });
+
+  program
+    .command('explain')
+    .description('show what the kernel decides and what goes to the supervisor, per syscall')
+    .argument('[file]', 'filter file (default: the bundled policies/default.bpf.o)')
+    .option('--program <name>', 'program (function or section name) when the object has several')
+    .option('--global <NAME=VALUE>', 'set a global variable first (repeatable)', collect)
+    .option('--map <NAME:KEY=VALUE>', 'put an entry in a map first (repeatable)', collect)
+    .option('--cbpf', 'also print the kernel\'s classic-BPF filter')
+    .action(async (file: string | undefined, opts: ExplainOptions) => {
+      result.status = await explainCommand(file, opts, io);
     });
 
   program

@@ -6,17 +6,19 @@
  * not (a terminal sends it to the whole foreground process group, CMD included), but it no
  * longer stops the CLI, which waits for CMD to exit.
  */
-import { defaultPolicyPath, loadFilter, type SpawnOptions } from '../index.js';
+import { defaultPolicyPath, loadFilter, type FilteredProcess, type SpawnOptions } from '../index.js';
 import { usageError } from './errors.js';
+import { loaderChoice, type LoaderCliOptions } from './loader.js';
 import { parseAssignment, parseMapAssignment, toJson } from './values.js';
 
-export interface RunOptions {
+export interface RunOptions extends LoaderCliOptions {
   filter?: string;
   program?: string;
   global?: string[];
   map?: string[];
   maps?: boolean;
   log?: string;
+  notifyAll?: boolean;
 }
 
 export interface CliIo {
@@ -36,17 +38,31 @@ export async function runCommand(opts: RunOptions, command: string[] | undefined
   const globals = (opts.global ?? []).map((g) => parseAssignment(g, '--global'));
   const entries = (opts.map ?? []).map(parseMapAssignment);
 
-  const filter = await loadFilter(opts.filter ?? defaultPolicyPath(), opts.program !== undefined ? { program: opts.program } : {});
+  const loader = loaderChoice(opts);
+  for (const n of loader.notes) io.writeErr(`seccomp-ebpf: note: ${n}\n`);
+  const filter = await loadFilter(opts.filter ?? defaultPolicyPath(), { ...loader.options, ...(opts.program !== undefined ? { program: opts.program } : {}) });
   for (const g of globals) filter.setGlobal(g.name, g.value);
   for (const e of entries) filter.map(e.map).update(e.key, e.value);
 
-  const child = filter.spawn(command[0]!, command.slice(1), { stdio: io.childStdio ?? 'inherit', ...(opts.log !== undefined ? { log: opts.log } : {}) });
-  const forward = (sig: NodeJS.Signals): void => child.kill(sig);
+  // Handlers first: with the split, the command may run (and be signalled) before spawn returns.
+  let child: FilteredProcess | undefined;
+  const early: NodeJS.Signals[] = [];
+  const forward = (sig: NodeJS.Signals): void => {
+    if (child) child.kill(sig);
+    else early.push(sig);
+  };
   const ignore = (): void => {};
   for (const s of FORWARDED) process.on(s, forward);
   process.on('SIGINT', ignore);
   let status;
   try {
+    child = filter.spawn(command[0]!, command.slice(1), {
+      stdio: io.childStdio ?? 'inherit',
+      ...(opts.log !== undefined ? { log: opts.log } : {}),
+      ...(opts.notifyAll ? { split: false } : {}),
+    });
+    for (const w of child.kernelFilter.warnings) io.writeErr(`seccomp-ebpf: warning: ${w}\n`);
+    for (const sig of early) child.kill(sig);
     status = await child.exited;
   } finally {
     for (const s of FORWARDED) process.off(s, forward);

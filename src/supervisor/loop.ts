@@ -60,7 +60,8 @@ export function runNotificationLoop(init: WorkerInit, deps: LoopDeps): void {
   const { native, vm, sink } = deps;
   const listener = init.listenerFd;
   // Best effort: SYNC_WAKE_UP (6.6+) wakes the supervisor on the target's CPU.
-  native.notifSetFlags(listener, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+  // SECCOMP_EBPF_SYNC_WAKE_UP=0 turns it off (the benchmark compares both modes).
+  if (process.env.SECCOMP_EBPF_SYNC_WAKE_UP !== '0') native.notifSetFlags(listener, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 
   const fds = Int32Array.of(listener, init.pidfd);
   const events = Int16Array.of(POLLIN, POLLIN);

@@ -6,6 +6,7 @@
  */
 import type { Insn } from '../ebpf/insn.js';
 import type { SharedMapState } from '../ebpf/maps/types.js';
+import type { HelperGrant } from '../ebpf/verifier/load.js';
 import type { LogRecord } from './log.js';
 
 export interface WorkerInit {
@@ -14,6 +15,8 @@ export interface WorkerInit {
   pidfd: number;
   childPid: number;
   insns: Insn[];
+  /** Helpers granted at load and the load-time decisions they depend on. */
+  grant: HelperGrant;
   maps: SharedMapState[];
   /** Where decision records go: a file descriptor (JSON lines), the main thread, or stderr
    *  (LOG verdicts and trace_printk only). */

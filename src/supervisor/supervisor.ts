@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Insn } from '../ebpf/insn.js';
+import type { HelperGrant } from '../ebpf/verifier/load.js';
 import type { SharedMapState } from '../ebpf/maps/types.js';
 import { SeccompEbpfError } from '../errors.js';
 import { loadAddon } from '../native/addon.js';
@@ -59,6 +60,8 @@ export interface SupervisorOptions {
   pidfd: number;
   childPid: number;
   insns: Insn[];
+  /** The helper decisions of the verified program (see ebpf/verifier/load helperGrant). */
+  grant: HelperGrant;
   maps: SharedMapState[];
   killableWait: boolean;
   /** An open file descriptor for JSON lines (closed when the supervisor stops), a callback,
@@ -88,6 +91,7 @@ export class Supervisor {
       pidfd: opts.pidfd,
       childPid: opts.childPid,
       insns: opts.insns,
+      grant: opts.grant,
       maps: opts.maps,
       log: typeof opts.log === 'function' ? { kind: 'callback' } : opts.log ? { kind: 'fd', fd: opts.log.fd } : { kind: 'stderr' },
       userNotif: opts.onUserNotif !== undefined,

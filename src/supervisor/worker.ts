@@ -5,9 +5,10 @@
  * ./supervisor.ts with a WorkerInit as workerData.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createHelpers } from '../ebpf/helpers/index.js';
 import { openSharedMap } from '../ebpf/maps/create.js';
 import { createVm } from '../ebpf/vm/interpreter.js';
+import { helpersFromGrant } from '../ebpf/verifier/load.js';
+import { withDumpable } from '../sys/dumpable.js';
 import { loadAddon } from '../native/addon.js';
 import { systemHost } from '../sys/host.js';
 import { procTask } from '../sys/task.js';
@@ -34,14 +35,16 @@ let currentTid = 0;
 const host = systemHost((line) => sink.add({ ts: now(), tid: currentTid, trace: line }));
 
 const maps = init.maps.map((s) => openSharedMap(s));
-const vm = createVm(init.insns, { maps, helpers: createHelpers(), host });
+const vm = createVm(init.insns, { maps, helpers: helpersFromGrant(init.grant), host });
+// The dumpable variant of probe_read_user needs the target's dumpability (spec.md 3.7).
+const dumpable = init.grant.probeReadUser === 'dumpable';
 
 runNotificationLoop(init, {
   native: loadAddon(),
   vm,
   task: (tid) => {
     currentTid = tid;
-    return procTask(tid);
+    return dumpable ? withDumpable(procTask(tid)) : procTask(tid);
   },
   sink,
   post,

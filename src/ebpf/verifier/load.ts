@@ -213,6 +213,21 @@ function pidTgidInNs(pidNs: string, stock: HelperFn): HelperFn {
  * jiffies64, tail_call), ERR_PROG_NOT_VERIFIED for anything loadProgram did not return.
  */
 export function helpersFor(prog: VerifiedProgram): ReadonlyMap<number, HelperDef> {
+  return helpersFromGrant(helperGrant(prog));
+}
+
+/**
+ * The helper decisions of a verified program as plain data, for a supervisor that builds the
+ * VM in another thread (a VerifiedProgram's brand does not survive postMessage). Throws like
+ * helpersFor.
+ */
+export interface HelperGrant {
+  ids: number[];
+  probeReadUser: 'stock' | 'dumpable';
+  pidNs: string;
+}
+
+export function helperGrant(prog: VerifiedProgram): HelperGrant {
   const { table } = privateOf(prog, 'helpersFor');
   const missing = calledHelpers(prog.insns)
     .map((id) => table.get(id) ?? { id, name: `helper #${id}`, implemented: false })
@@ -221,11 +236,16 @@ export function helpersFor(prog: VerifiedProgram): ReadonlyMap<number, HelperDef
     throw new SeccompEbpfError('ERR_HELPER_UNSUPPORTED',
       `the program calls ${missing.map((h) => `${h.name} (${h.id})`).join(', ')}, which the verifier allows but this runtime does not implement`);
   }
-  const all = createHelpers({ probeReadUser: prog.probeReadUser });
+  return { ids: [...table.keys()], probeReadUser: prog.probeReadUser, pidNs: prog.pidNs };
+}
+
+/** The helper implementations of a grant (see helperGrant). */
+export function helpersFromGrant(grant: HelperGrant): ReadonlyMap<number, HelperDef> {
+  const allowed = new Set(grant.ids);
   const granted = new Map<number, HelperDef>();
-  for (const [id, def] of all) if (table.has(id)) granted.set(id, def);
+  for (const [id, def] of createHelpers({ probeReadUser: grant.probeReadUser })) if (allowed.has(id)) granted.set(id, def);
   const pid = granted.get(BPF_FUNC_GET_CURRENT_PID_TGID);
-  if (pid) granted.set(pid.id, { ...pid, fn: pidTgidInNs(prog.pidNs, pid.fn) });
+  if (pid) granted.set(pid.id, { ...pid, fn: pidTgidInNs(grant.pidNs, pid.fn) });
   return granted;
 }
 

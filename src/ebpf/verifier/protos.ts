@@ -14,6 +14,7 @@
  * kernel would, and the run path refuses a program that calls one (ERR_HELPER_UNSUPPORTED).
  */
 import {
+  BPF_FUNC,
   BPF_MAP_TYPE_ARRAY,
   BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_LRU_HASH,
@@ -25,67 +26,8 @@ import {
 } from '../../abi/bpf.js';
 import type { ArgType, HelperProto, RetType } from './types.js';
 
-/** Helper ids of every helper named in spec.md 3.5 (stock enum bpf_func_id values). */
-export const HELPER = {
-  map_lookup_elem: 1,
-  map_update_elem: 2,
-  map_delete_elem: 3,
-  probe_read: 4,
-  ktime_get_ns: 5,
-  trace_printk: 6,
-  get_prandom_u32: 7,
-  get_smp_processor_id: 8,
-  tail_call: 12,
-  get_current_pid_tgid: 14,
-  get_current_uid_gid: 15,
-  get_current_comm: 16,
-  perf_event_read: 22,
-  get_current_task: 35,
-  probe_write_user: 36,
-  current_task_under_cgroup: 37,
-  get_numa_node_id: 42,
-  probe_read_str: 45,
-  perf_event_read_value: 55,
-  get_current_cgroup_id: 80,
-  map_push_elem: 87,
-  map_pop_elem: 88,
-  map_peek_elem: 89,
-  spin_lock: 93,
-  spin_unlock: 94,
-  send_signal: 109,
-  probe_read_user: 112,
-  probe_read_kernel: 113,
-  probe_read_user_str: 114,
-  probe_read_kernel_str: 115,
-  send_signal_thread: 117,
-  jiffies64: 118,
-  get_ns_current_pid_tgid: 120,
-  get_current_ancestor_cgroup_id: 123,
-  ktime_get_boot_ns: 125,
-  ringbuf_output: 130,
-  ringbuf_reserve: 131,
-  ringbuf_submit: 132,
-  ringbuf_discard: 133,
-  ringbuf_query: 134,
-  get_task_stack: 141,
-  snprintf_btf: 149,
-  per_cpu_ptr: 153,
-  this_cpu_ptr: 154,
-  task_storage_get: 156,
-  task_storage_delete: 157,
-  get_current_task_btf: 158,
-  ktime_get_coarse_ns: 160,
-  for_each_map_elem: 164,
-  snprintf: 165,
-  timer_init: 169,
-  timer_set_callback: 170,
-  timer_start: 171,
-  timer_cancel: 172,
-  get_func_ip: 173,
-  task_pt_regs: 175,
-  get_branch_snapshot: 176,
-  trace_vprintk: 177,
-} as const;
+/** Helper ids (stock enum bpf_func_id values) of every helper named in spec.md 3.5: abi/bpf's table. */
+export const HELPER = BPF_FUNC;
 export type HelperKey = keyof typeof HELPER;
 
 // Map types other than the ones the runtime creates, for the kernel's map/helper compatibility.

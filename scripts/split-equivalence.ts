@@ -40,28 +40,10 @@ import type { MapSpec } from '../src/ebpf/maps/types.js';
 import { createVm } from '../src/ebpf/vm/interpreter.js';
 import { simulatedHost, simulatedTask } from '../src/ebpf/vm/simulated.js';
 import { splitProgram } from '../src/split/split.js';
+import { Rng } from '../test/helpers/progen.js';
 
-// ---------------------------------------------------------------------------------------------
-// Random numbers (splitmix32)
-// ---------------------------------------------------------------------------------------------
-
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  u32(): number {
-    this.s = (this.s + 0x9e3779b9) >>> 0;
-    let z = this.s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return (z ^ (z >>> 16)) >>> 0;
-  }
-  int(n: number): number { return this.u32() % n; }
-  pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]!; }
-  chance(p: number): boolean { return this.u32() / 0x1_0000_0000 < p; }
-  u64(): bigint { return (BigInt(this.u32()) << 32n) | BigInt(this.u32()); }
-}
+// Random numbers: test/helpers/progen's splitmix32 (a number seed is the initial state).
+export { Rng };
 
 // ---------------------------------------------------------------------------------------------
 // A tiny eBPF assembler with labels

@@ -134,7 +134,12 @@ export function makeArrayMap(valueSize: number, maxEntries = 1, opts: { name?: s
 /** Small deterministic PRNG (splitmix32 seeded from a string hash). */
 export class Rng {
   private s: number;
-  constructor(seed: string) {
+  /** A string seed is hashed (FNV-1a); a number is the initial state itself. */
+  constructor(seed: string | number) {
+    if (typeof seed === 'number') {
+      this.s = seed >>> 0;
+      return;
+    }
     let h = 0x811c9dc5;
     for (let i = 0; i < seed.length; i++) h = Math.imul(h ^ seed.charCodeAt(i), 0x01000193);
     this.s = h >>> 0;

@@ -18,7 +18,7 @@ import { SeccompEbpfError } from '../../errors.js';
 import { EINVAL } from '../maps/errno.js';
 import { RINGBUF_MAX_RECORD_SZ, RingBufMap } from '../maps/ringbuf.js';
 import type { HelperEnv, VmMemory } from '../vm/types.js';
-import { flags32, ret, u32, wrongMap } from './util.js';
+import { flags32, ret, u32, mapOfKind } from './util.js';
 
 interface Reserved {
   ring: RingBufMap;
@@ -27,14 +27,8 @@ interface Reserved {
 
 const reservations = new WeakMap<VmMemory, Map<bigint, Reserved>>();
 
-function ringArg(env: HelperEnv, handle: bigint, helper: string): RingBufMap {
-  const map = env.map(handle);
-  if (!(map instanceof RingBufMap)) wrongMap(helper, map);
-  return map;
-}
-
 export function ringbufOutput(env: HelperEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint): bigint {
-  const ring = ringArg(env, r1, 'bpf_ringbuf_output');
+  const ring = mapOfKind(env, r1, RingBufMap, 'bpf_ringbuf_output');
   const data = env.mem.slice(r2, u32(r3), false);
   const flags = flags32(r4);
   if (flags === undefined) return ret(-EINVAL);
@@ -42,7 +36,7 @@ export function ringbufOutput(env: HelperEnv, r1: bigint, r2: bigint, r3: bigint
 }
 
 export function ringbufReserve(env: HelperEnv, r1: bigint, r2: bigint, r3: bigint): bigint {
-  const ring = ringArg(env, r1, 'bpf_ringbuf_reserve');
+  const ring = mapOfKind(env, r1, RingBufMap, 'bpf_ringbuf_reserve');
   if (r3 !== 0n || r2 > BigInt(RINGBUF_MAX_RECORD_SZ)) return 0n;
   const view = ring.reserve(Number(r2));
   if (!view) return 0n;
@@ -72,7 +66,7 @@ export const ringbufSubmit = (env: HelperEnv, r1: bigint, r2: bigint): bigint =>
 export const ringbufDiscard = (env: HelperEnv, r1: bigint, r2: bigint): bigint => commit(env, r1, r2, true);
 
 export function ringbufQuery(env: HelperEnv, r1: bigint, r2: bigint): bigint {
-  const ring = ringArg(env, r1, 'bpf_ringbuf_query');
+  const ring = mapOfKind(env, r1, RingBufMap, 'bpf_ringbuf_query');
   return r2 > 3n ? 0n : ret(ring.query(Number(r2)));
 }
 

@@ -12,17 +12,11 @@ import { BPF_LOCAL_STORAGE_GET_F_CREATE } from '../../abi/bpf.js';
 import { EINVAL } from '../maps/errno.js';
 import { TaskStorageMap } from '../maps/task-storage.js';
 import type { HelperEnv } from '../vm/types.js';
-import { ret, wrongMap } from './util.js';
-
-function storageArg(env: HelperEnv, handle: bigint, helper: string): TaskStorageMap {
-  const map = env.map(handle);
-  if (!(map instanceof TaskStorageMap)) wrongMap(helper, map);
-  return map;
-}
+import { ret, mapOfKind } from './util.js';
 
 /** bpf_task_storage_get(map, task, value, flags): pointer to the value, or NULL. */
 export function taskStorageGet(env: HelperEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint): bigint {
-  const map = storageArg(env, r1, 'bpf_task_storage_get');
+  const map = mapOfKind(env, r1, TaskStorageMap, 'bpf_task_storage_get');
   const init = r3 !== 0n ? env.mem.slice(r3, map.spec.valueSize, false) : undefined;
   if ((r4 & ~BigInt(BPF_LOCAL_STORAGE_GET_F_CREATE)) !== 0n) return 0n;
   if (r2 !== 0n) return 0n;
@@ -33,7 +27,7 @@ export function taskStorageGet(env: HelperEnv, r1: bigint, r2: bigint, r3: bigin
 
 /** bpf_task_storage_delete(map, task): 0 or -ENOENT. */
 export function taskStorageDelete(env: HelperEnv, r1: bigint, r2: bigint): bigint {
-  const map = storageArg(env, r1, 'bpf_task_storage_delete');
+  const map = mapOfKind(env, r1, TaskStorageMap, 'bpf_task_storage_delete');
   if (r2 !== 0n) return ret(-EINVAL);
   return ret(map.deleteForLeader(env.task.leaderKey()));
 }

@@ -4,7 +4,7 @@
  */
 import { SeccompEbpfError } from '../../errors.js';
 import type { BpfMap } from '../maps/types.js';
-import type { VmMemory } from '../vm/types.js';
+import type { HelperEnv, VmMemory } from '../vm/types.js';
 
 /** r0 from a number or bigint (negative errnos become two's complement u64). */
 export const ret = (v: number | bigint): bigint => BigInt.asUintN(64, BigInt(v));
@@ -19,6 +19,13 @@ export const flags32 = (r: bigint): number | undefined => (r > 0xffff_ffffn ? un
  *  (check_map_func_compatibility), so it cannot happen to a verified program. */
 export function wrongMap(helper: string, map: BpfMap): never {
   throw new SeccompEbpfError('ERR_HELPER_MAP_TYPE', `${helper}: map "${map.spec.name}" (type ${map.spec.type}) cannot be used with this helper`);
+}
+
+/** The map behind `handle`, which `helper` accepts only of class `kind` (ERR_HELPER_MAP_TYPE). */
+export function mapOfKind<M extends BpfMap>(env: HelperEnv, handle: bigint, kind: { prototype: M } & Function, helper: string): M {
+  const map = env.map(handle);
+  if (!(map instanceof kind)) wrongMap(helper, map);
+  return map as M;
 }
 
 /**

@@ -7,7 +7,8 @@
         "native/args.c",
         "native/notif.c",
         "native/spawn.c",
-        "native/bpf.c"
+        "native/bpf.c",
+        "native/waiter.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11"],

@@ -2,8 +2,9 @@
  * seccomp_ebpf native addon: module registration and the small process/fd syscalls
  * (poll, process_vm_readv, waitid(P_PIDFD), signals, eventfd, close, clocks, getcpu).
  *
- * Every function returns a number; failures are -errno. The module keeps no global state,
- * so it is context-aware and safe to load in several worker threads.
+ * Every function returns a number; failures are -errno. The only process-wide state is the
+ * wake-up signal of native/waiter.c (chosen once); the module is context-aware and safe to load
+ * in several worker threads.
  */
 #include "args.h"
 #include "compat.h"
@@ -205,10 +206,10 @@ napi_value init_sys(napi_env env, napi_value exports) {
   return define_fns(env, exports, fns, NFNS(fns)) ? NULL : exports;
 }
 
-/* Context-aware registration (NAPI_MODULE_INIT): no process-wide state, loadable per worker. */
+/* Context-aware registration (NAPI_MODULE_INIT): loadable per worker. */
 NAPI_MODULE_INIT() {
   if (!init_sys(env, exports) || !init_notif(env, exports) || !init_spawn(env, exports) ||
-      !init_bpf(env, exports))
+      !init_bpf(env, exports) || !init_waiter(env, exports))
     return NULL;
   return exports;
 }

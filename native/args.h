@@ -50,5 +50,6 @@ napi_value init_sys(napi_env env, napi_value exports);
 napi_value init_notif(napi_env env, napi_value exports);
 napi_value init_spawn(napi_env env, napi_value exports);
 napi_value init_bpf(napi_env env, napi_value exports);
+napi_value init_waiter(napi_env env, napi_value exports);
 
 #endif

@@ -25,6 +25,7 @@ const VICTIM = String.raw`
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 static char secret[] = "the quick brown fox";
@@ -49,6 +50,10 @@ int main(int argc, char **argv) {
     return atoi(argv[2]);
   } else if (!strcmp(mode, "sleep")) {
     for (;;) pause();
+  } else if (!strcmp(mode, "fork-sleep")) {
+    pid_t c = fork(); /* the grandchild keeps the filter after we exit */
+    if (c == 0) for (;;) pause();
+    printf("grandchild=%d\n", (int)c);
   } else if (!strcmp(mode, "thread")) {
     pthread_t t;
     pthread_create(&t, NULL, thread_main, NULL);
@@ -498,6 +503,121 @@ test('the addon loads in a worker thread (context-aware)', { skip: SKIP }, async
   await w.terminate();
   assert.equal(msg, 'bigint');
 });
+
+// ---- the notification waiter (native/waiter.c) ------------------------------------------------
+
+/** notifWaiterNext's results and buffer layout (as in src/supervisor/loop.ts). */
+const NEXT_NOTIF = 0;
+const NEXT_EXITED = 1;
+const NEXT_TIMEOUT = 2;
+const WAITER_BUF = 112;
+const [RESP_ERROR, RESP_FLAGS, SEND, SEND_RESULT] = [24, 25, 26, 27];
+
+function openWaiter(r: Run): { next(timeoutMs: number): number; buf: Uint8Array; words: Int32Array; close(): void } {
+  const a = loadAddon();
+  const w = a.notifWaiterOpen(r.listenerFd, r.pidfd);
+  if (typeof w === 'number') assert.fail(`notifWaiterOpen failed: errno ${-w}`);
+  const handle = w as Exclude<typeof w, number>;
+  const buf = new Uint8Array(WAITER_BUF);
+  return { next: (t) => a.notifWaiterNext(handle, buf, t), buf, words: new Int32Array(buf.buffer), close: () => a.notifWaiterClose(handle) };
+}
+
+test('waiter: one call sends the answer and waits; the exit ends the wait', { skip: SKIP }, () => {
+  const r = run(notifyNr(NR_GETPID), ['getpid']);
+  const w = openWaiter(r);
+  try {
+    assert.equal(w.next(5000), NEXT_NOTIF);
+    const n = parseNotif(w.buf);
+    assert.equal(n.pid, r.pid);
+    assert.equal(n.nr, NR_GETPID);
+    // The response's id was filled in from the notification.
+    assert.equal(new DataView(w.buf.buffer).getBigUint64(80, true), n.id);
+    w.words[RESP_ERROR] = -ERRNO_EPERM;
+    w.words[RESP_FLAGS] = 0;
+    w.words[SEND] = 1;
+    assert.equal(w.next(5000), NEXT_EXITED);
+    assert.equal(w.words[SEND_RESULT], 0);
+    assert.equal(w.words[SEND], 0, 'the send flag is cleared');
+    assert.deepEqual(waitExit(r.pidfd), { pid: r.pid, code: sys.CLD_EXITED, status: 0 });
+    assert.equal(r.output(), `ret=-1 errno=${ERRNO_EPERM}\n`);
+  } finally {
+    w.close();
+    r.cleanup();
+  }
+});
+
+test('waiter: a timeout, then an exit interrupts a blocking RECV', { skip: SKIP }, () => {
+  const r = run(notifyNr(NR_GETPID), ['sleep']);
+  const w = openWaiter(r);
+  try {
+    let t0 = Date.now();
+    assert.equal(w.next(60), NEXT_TIMEOUT);
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 55 && waited < 3000, `timeout after ${waited} ms`);
+    setTimeoutKill(r.pidfd, 100);
+    t0 = Date.now();
+    assert.equal(w.next(-1), NEXT_EXITED);
+    assert.ok(Date.now() - t0 < 3000, 'the exit did not end the wait promptly');
+    assert.deepEqual(waitExit(r.pidfd), { pid: r.pid, code: sys.CLD_KILLED, status: 9 });
+  } finally {
+    w.close();
+    r.cleanup();
+  }
+});
+
+test('waiter: the exit ends the wait while a descendant still uses the filter', { skip: SKIP }, () => {
+  const r = run(notifyNr(NR_GETPID), ['fork-sleep']);
+  const w = openWaiter(r);
+  try {
+    assert.equal(w.next(5000), NEXT_EXITED);
+    assert.deepEqual(waitExit(r.pidfd), { pid: r.pid, code: sys.CLD_EXITED, status: 0 });
+  } finally {
+    w.close();
+    const g = /grandchild=(\d+)/.exec(r.output());
+    if (g) process.kill(Number(g[1]), 'SIGKILL');
+    r.cleanup();
+  }
+  assert.match(r.output(), /grandchild=\d+/);
+});
+
+test('waiter: answering a killed target reports ENOENT in the send result', { skip: SKIP }, () => {
+  const r = run(notifyNr(NR_GETPID), ['getpid']);
+  const w = openWaiter(r);
+  try {
+    assert.equal(w.next(5000), NEXT_NOTIF);
+    sys.pidfdSendSignal(r.pidfd, 9);
+    assert.ok(sys.pollOne(r.pidfd, sys.POLLIN, 5000) & sys.POLLIN);
+    w.words[RESP_FLAGS] = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    w.words[SEND] = 1;
+    assert.equal(w.next(5000), NEXT_EXITED);
+    assert.equal(w.words[SEND_RESULT], -sys.errnoNumber('ENOENT'));
+  } finally {
+    w.close();
+    r.cleanup();
+  }
+});
+
+test('waiter: bad arguments', { skip: SKIP }, () => {
+  const r = run(notifyNr(NR_GETPID), ['sleep']);
+  const a = loadAddon();
+  const w = a.notifWaiterOpen(r.listenerFd, r.pidfd) as Exclude<ReturnType<typeof a.notifWaiterOpen>, number>;
+  try {
+    assert.equal(a.notifWaiterNext(w, new Uint8Array(WAITER_BUF - 1), 0), -sys.errnoNumber('EINVAL'));
+    assert.throws(() => (a.notifWaiterNext as (...x: unknown[]) => number)({}, new Uint8Array(WAITER_BUF), 0), TypeError);
+    assert.equal(a.notifWaiterClose(w), 0);
+    assert.equal(a.notifWaiterClose(w), 0, 'closing twice is harmless');
+    assert.equal(a.notifWaiterNext(w, new Uint8Array(WAITER_BUF), 0), -sys.errnoNumber('EINVAL'), 'a closed waiter');
+  } finally {
+    r.cleanup();
+  }
+});
+
+/** SIGKILLs the pidfd's process after `ms`, from another thread (the test's thread is blocked). */
+function setTimeoutKill(pidfd: number, ms: number): void {
+  const path = addonCandidates().find((p) => existsSync(p))!;
+  new Worker(`const { workerData: [p, fd, ms] } = require('node:worker_threads'); const a = require(p);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); a.pidfdSendSignal(fd, 9);`, { eval: true, workerData: [path, pidfd, ms] }).unref();
+}
 
 test('bad arguments give ERR_NATIVE_ARG, not a TypeError or a crash', { skip: SKIP }, () => {
   const bad: (() => unknown)[] = [

@@ -42,6 +42,20 @@ export interface NativeAddon {
   notifAddFd(fd: number, id: bigint, srcFd: number, newFd: number, newFdFlags: number, flags: number): number;
   /** SECCOMP_IOCTL_NOTIF_SET_FLAGS (6.6+): 0, or -EINVAL/-ENOTTY on older kernels. */
   notifSetFlags(fd: number, flags: number): number;
+  /**
+   * A notification waiter for the calling thread (native/waiter.c): a watcher thread turns the
+   * exit of `pidfd`'s process into an interrupted RECV. A handle, or -errno.
+   */
+  notifWaiterOpen(listener: number, pidfd: number): NotifWaiter | number;
+  /**
+   * Sends the response in `buf` if buf[104..108) is 1, then waits for the next notification
+   * (RECV into buf[0..80), its id copied into the response at buf[80..104)). Returns 0 (a
+   * notification), 1 (the process exited), 2 (timeout) or -errno; the SEND's result is in
+   * buf[108..112). `buf` holds at least WAITER_BUF_SIZE bytes (src/supervisor/loop.ts).
+   */
+  notifWaiterNext(waiter: NotifWaiter, buf: Uint8Array, timeoutMs: number): number;
+  /** Stops the watcher thread; 0. */
+  notifWaiterClose(waiter: NotifWaiter): number;
   /** poll(2) over parallel arrays; restarts on EINTR with the remaining time; count or -errno. */
   poll(fds: Int32Array, events: Int16Array, revents: Int16Array, timeoutMs: number): number;
   /** process_vm_readv: bytes read (may be short) or -errno. */
@@ -75,6 +89,9 @@ export interface NativeAddon {
   /** 0, -ENOENT after the last key, or -errno; key null asks for the first key. */
   bpfMapGetNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): number;
 }
+
+/** Opaque handle of a notification waiter. */
+export type NotifWaiter = { readonly __brand: 'NotifWaiter' };
 
 const ADDON_NAME = 'seccomp_ebpf.node';
 let cached: NativeAddon | undefined;

@@ -2,10 +2,14 @@
  * @module supervisor/loop
  * The notification loop, run by the supervisor's worker thread (never the JS main thread):
  *
- *   poll([listener, pidfd])
- *     listener readable -> SECCOMP_IOCTL_NOTIF_RECV -> seccomp_data + task -> VM -> decision
- *                          -> SECCOMP_IOCTL_NOTIF_SEND / signal / hand to the main thread
- *     pidfd readable    -> reap the child, report its exit, stop
+ *   notifWaiterNext: SEND the previous answer, then a blocking RECV (one native call)
+ *     notification -> seccomp_data + task -> VM -> decision -> answer (sent by the next call),
+ *                     or a signal / a message to the main thread
+ *     exited       -> reap the child, report its exit, stop
+ *     timeout      -> flush buffered log records, check pending kills
+ *
+ * The waiter (native/waiter.c) makes a notification cost what it costs the series' C
+ * supervisor, RECV + SEND, with one crossing into native code.
  *
  * Enforcement follows docs/architecture.md; where a stock kernel cannot do what the series'
  * kernel would (KILL_THREAD, TRAP's siginfo), the difference is documented in docs/library.md.
@@ -24,7 +28,7 @@ import type { WorkerInit, WorkerMessage } from './protocol.js';
 
 /** The native calls the loop makes (a subset of the addon, so a test can fake them). */
 export type LoopNative = Pick<NativeAddon,
-  'poll' | 'notifReceive' | 'notifRespond' | 'notifSetFlags' | 'waitPidfd' | 'tgkill' | 'kill'>;
+  'notifWaiterOpen' | 'notifWaiterNext' | 'notifWaiterClose' | 'notifRespond' | 'notifSetFlags' | 'waitPidfd' | 'tgkill' | 'kill'>;
 
 export interface LoopDeps {
   native: LoopNative;
@@ -37,17 +41,27 @@ export interface LoopDeps {
   now(): bigint;
 }
 
-const POLLIN = 0x001;
-const POLLERR = 0x008;
-const POLLHUP = 0x010;
+/** The waiter's buffer (native/waiter.c): struct seccomp_notif, then struct seccomp_notif_resp,
+ *  then the send flag and the send result (int32 each). */
+export const WAITER_BUF_SIZE = 112;
+const RESP_ERROR = 96 / 4; // int32 index of resp.error
+const RESP_FLAGS = 100 / 4;
+const SEND = 104 / 4;
+const SEND_RESULT = 108 / 4;
+/** notifWaiterNext's results. */
+const NEXT_NOTIF = 0;
+const NEXT_EXITED = 1;
+const NEXT_TIMEOUT = 2;
+
 const WEXITED = 4;
 const ENOENT = 2;
-const EINTR = 4;
 const ENOSYS = 38;
 /** When to check that a process sent a fatal SIGSYS did not survive it. */
 const KILL_GRACE_MS = 200;
 /** How long buffered log records may wait while the loop is idle. */
 const LOG_IDLE_MS = 100;
+/** Distinct return values remembered by the decision cache (a filter returns few). */
+const DECISION_CACHE_SIZE = 256;
 
 interface PendingKill {
   tid: number;
@@ -63,13 +77,12 @@ export function runNotificationLoop(init: WorkerInit, deps: LoopDeps): void {
   // SECCOMP_EBPF_SYNC_WAKE_UP=0 turns it off (the benchmark compares both modes).
   if (process.env.SECCOMP_EBPF_SYNC_WAKE_UP !== '0') native.notifSetFlags(listener, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 
-  const fds = Int32Array.of(listener, init.pidfd);
-  const events = Int16Array.of(POLLIN, POLLIN);
-  const revents = new Int16Array(2);
-  const notif = new Uint8Array(80);
-  const nv = new DataView(notif.buffer);
-  const ctx = notif.subarray(16, 80);
-  const cv = new DataView(notif.buffer, 16, 64);
+  const buf = new Uint8Array(WAITER_BUF_SIZE);
+  const nv = new DataView(buf.buffer);
+  const words = new Int32Array(buf.buffer);
+  const ctx = buf.subarray(16, 80);
+  const cv = new DataView(buf.buffer, 16, 64);
+  const decisions = new Map<number, Decision>();
   const pendingKills: PendingKill[] = [];
   const reportedFaults = new Set<string>();
   const tgids = new Map<number, number>();
@@ -102,6 +115,22 @@ export function runNotificationLoop(init: WorkerInit, deps: LoopDeps): void {
     if (name !== undefined) r.syscall = name;
     if (errno !== undefined) r.errno = errno;
     sink.add(r);
+  };
+
+  /** Answers the current notification with the next wait (one native call for both). */
+  const answer = (error: number, flags: number): void => {
+    words[RESP_ERROR] = error;
+    words[RESP_FLAGS] = flags;
+    words[SEND] = 1;
+  };
+
+  const decideCached = (ret: number): Decision => {
+    let d = decisions.get(ret);
+    if (d === undefined) {
+      if (decisions.size >= DECISION_CACHE_SIZE) decisions.clear();
+      decisions.set(ret, d = decide(ret));
+    }
+    return d;
   };
 
   const respond = (id: bigint, error: number, flags: number): void => {
@@ -162,43 +191,38 @@ export function runNotificationLoop(init: WorkerInit, deps: LoopDeps): void {
   };
 
   const handleOne = (): void => {
-    const r = native.notifReceive(listener, notif);
-    // ENOENT: the target was interrupted or killed between poll and RECV.
-    if (r === -ENOENT || r === -EINTR) return;
-    if (r < 0) throw new SeccompEbpfError('ERR_SUPERVISOR_RECV', `SECCOMP_IOCTL_NOTIF_RECV failed: errno ${-r}`);
-    const id = nv.getBigUint64(0, true);
     const tid = nv.getUint32(8, true);
     const task = deps.task(tid);
     let d: Decision;
     try {
-      d = decide(vm.run(ctx, task));
+      d = decideCached(Number(BigInt.asUintN(32, vm.run(ctx, task)))); // TEMP until run32
     } catch (e) {
       reportFault(e, tid);
       d = FAULT_DECISION;
     }
     switch (d.kind) {
       case 'continue':
-        respond(id, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+        answer(0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
         if (sink.all || d.action === 'log') record(tid, task, d);
         return;
       case 'errno':
-        respond(id, -d.errno, 0);
+        answer(-d.errno, 0);
         if (sink.all) record(tid, task, d, d.errno);
         return;
       case 'kill':
         if (sink.all) record(tid, task, d);
-        killProcess(id, tid);
+        killProcess(nv.getBigUint64(0, true), tid);
         return;
       case 'trap':
         if (sink.all) record(tid, task, d, ENOSYS);
-        trap(id, tid);
+        trap(nv.getBigUint64(0, true), tid);
         return;
       case 'user_notif':
         if (init.userNotif) {
-          deps.post({ type: 'notif', id, pid: tid, data: ctx.slice() });
+          deps.post({ type: 'notif', id: nv.getBigUint64(0, true), pid: tid, data: ctx.slice() });
           if (sink.all) record(tid, task, d);
         } else {
-          respond(id, -ENOSYS, 0);
+          answer(-ENOSYS, 0);
           if (sink.all) record(tid, task, d, ENOSYS);
         }
         return;
@@ -218,27 +242,30 @@ export function runNotificationLoop(init: WorkerInit, deps: LoopDeps): void {
     }
   };
 
+  const waiter = native.notifWaiterOpen(listener, init.pidfd);
+  if (typeof waiter === 'number') throw new SeccompEbpfError('ERR_SUPERVISOR_WAIT', `cannot start the notification waiter: errno ${-waiter}`);
   try {
     for (;;) {
       const timeout = pendingKills.length > 0 ? KILL_GRACE_MS : sink.pending ? LOG_IDLE_MS : -1;
-      const n = native.poll(fds, events, revents, timeout);
-      if (n < 0) throw new SeccompEbpfError('ERR_SUPERVISOR_POLL', `poll failed: errno ${-n}`);
+      const n = native.notifWaiterNext(waiter, buf, timeout);
+      const sent = words[SEND_RESULT]!;
+      // ENOENT: the thread went away (killed, or interrupted by a signal) meanwhile: fine.
+      if (sent < 0 && sent !== -ENOENT) throw new SeccompEbpfError('ERR_SUPERVISOR_RESPOND', `SECCOMP_IOCTL_NOTIF_SEND failed: errno ${-sent}`);
+      words[SEND_RESULT] = 0;
       if (pendingKills.length > 0) checkKills();
-      if (n === 0) {
-        sink.flush();
-        continue;
-      }
-      const lr = revents[0]!;
-      if (lr & POLLIN) handleOne();
-      else if (lr & (POLLHUP | POLLERR)) fds[0] = -1; // no task uses the filter any more
-      if (revents[1]! & (POLLIN | POLLHUP)) {
+      if (n === NEXT_NOTIF) handleOne();
+      else if (n === NEXT_TIMEOUT) sink.flush();
+      else if (n === NEXT_EXITED) {
         const w = native.waitPidfd(init.pidfd, WEXITED);
         if (typeof w === 'number') throw new SeccompEbpfError('ERR_SUPERVISOR_WAIT', `waitid(P_PIDFD) failed: errno ${-w}`);
         exit = { siCode: w[1]!, siStatus: w[2]! };
         break;
+      } else {
+        throw new SeccompEbpfError('ERR_SUPERVISOR_RECV', `SECCOMP_IOCTL_NOTIF_RECV failed: errno ${-n}`);
       }
     }
   } finally {
+    native.notifWaiterClose(waiter);
     sink.flush();
   }
   if (exit) deps.post({ type: 'exit', ...exit });

@@ -2,7 +2,7 @@
  * getpid-loop - makes N raw getpid() syscalls (syscall(SYS_getpid), bypassing
  * any libc caching) and reports how they ended.
  *
- * Usage: getpid-loop N [--first-error] [--trace] [--time]
+ * Usage: getpid-loop N [--first-error] [--trace] [--time] [--warmup K]
  *
  * Output (stdout, one group per line, space-separated key=value):
  *   ok=<calls that succeeded> eperm=<calls failing with EPERM> other=<calls failing otherwise>
@@ -10,6 +10,8 @@
  *                                                             (--first-error)
  *   errs=<errno of call 1>,<errno of call 2>,...  (0 = success; --trace; empty when N = 0)
  *   ns=<nanoseconds spent in the loop, CLOCK_MONOTONIC, loop only>  (--time)
+ * --warmup K makes K getpid() calls first, outside the timed loop and the counts (a
+ * supervisor may still be starting when the program runs, and its JIT warming up).
  * Exit status: 0, or 2 on bad usage.
  *
  * The benchmark uses `getpid-loop N --time`; the timed loop then only makes
@@ -26,13 +28,13 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: getpid-loop N [--first-error] [--trace] [--time]\n");
+	fprintf(stderr, "usage: getpid-loop N [--first-error] [--trace] [--time] [--warmup K]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	unsigned long n = 0, ok = 0, eperm = 0, other = 0, first_fail = 0;
+	unsigned long n = 0, warmup = 0, ok = 0, eperm = 0, other = 0, first_fail = 0;
 	int first_errno = 0, want_first = 0, want_trace = 0, want_time = 0, have_n = 0;
 	unsigned short *errs = NULL;
 	struct timespec t0, t1;
@@ -44,6 +46,13 @@ int main(int argc, char **argv)
 			want_trace = 1;
 		} else if (strcmp(argv[i], "--time") == 0) {
 			want_time = 1;
+		} else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) {
+			char *end;
+
+			errno = 0;
+			warmup = strtoul(argv[++i], &end, 10);
+			if (errno || *end || argv[i][0] < '0' || argv[i][0] > '9')
+				usage();
 		} else if (!have_n && argv[i][0] >= '0' && argv[i][0] <= '9') {
 			char *end;
 
@@ -67,7 +76,10 @@ int main(int argc, char **argv)
 		}
 	}
 
-	/* Everything above (arg parsing, allocation) stays outside the timed loop. */
+	for (unsigned long i = 0; i < warmup; i++)
+		syscall(SYS_getpid);
+
+	/* Everything above (arg parsing, allocation, warm-up) stays outside the timed loop. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned long i = 0; i < n; i++) {
 		long r = syscall(SYS_getpid);

@@ -1,9 +1,10 @@
 /**
  * @module bench/run
- * `npm run bench` (node --import tsx bench/run.ts [--quick] [--only getpid|workloads] [--charts]):
- * the series' getpid table (./getpid.ts) and the real workloads (./workloads.ts), printed as
- * tables and written to bench/results/ (getpid.json, getpid.svg, workloads.json,
- * workloads.svg; see BENCH_OUT). docs/benchmarks.md explains the rows and the method. --charts only redraws the
+ * `npm run bench` (node --import tsx bench/run.ts [--quick] [--only getpid|workloads|vm] [--charts]):
+ * the series' getpid table (./getpid.ts), the real workloads (./workloads.ts) and the cost of
+ * one filter run, interpreter against JIT (./vm.ts), printed as tables and written to
+ * bench/results/ (getpid.json, getpid.svg, workloads.json, workloads.svg, vm.json; see
+ * BENCH_OUT). docs/benchmarks.md explains the rows and the method. --charts only redraws the
  * SVGs from the JSON files.
  *
  * Environment: BENCH_N (getpid calls, default 1,000,000; 100,000 with --quick), BENCH_N_NOSYNC
@@ -24,9 +25,11 @@ import { barChartSvg, type Bar } from './chart.js';
 import { benchGetpid, SERIES, type GetpidResult, type RowId } from './getpid.js';
 import { ROOT } from './lib/programs.js';
 import { fmtMs, fmtRatio, fmtUs, table } from './lib/stats.js';
+import { benchVm, formatVmBench } from './vm.js';
 import { benchWorkloads, type WorkloadResult } from './workloads.js';
 
-interface Args { quick: boolean; only?: 'getpid' | 'workloads'; charts: boolean }
+const PARTS = ['getpid', 'workloads', 'vm'] as const;
+interface Args { quick: boolean; only?: (typeof PARTS)[number]; charts: boolean }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { quick: false, charts: false };
@@ -34,8 +37,8 @@ function parseArgs(argv: string[]): Args {
     const x = argv[i]!;
     if (x === '--quick') a.quick = true;
     else if (x === '--charts') a.charts = true;
-    else if (x === '--only' && (argv[i + 1] === 'getpid' || argv[i + 1] === 'workloads')) a.only = argv[++i] as Args['only'];
-    else throw new Error(`usage: npm run bench -- [--quick] [--only getpid|workloads] [--charts] (unknown argument ${x})`);
+    else if (x === '--only' && PARTS.includes(argv[i + 1] as Args['only'] & string)) a.only = argv[++i] as Args['only'];
+    else throw new Error(`usage: npm run bench -- [--quick] [--only ${PARTS.join('|')}] [--charts] (unknown argument ${x})`);
   }
   return a;
 }
@@ -255,7 +258,8 @@ async function main(): Promise<void> {
   const started = Date.now();
 
   const loadStart = loadavg()[0]!;
-  if (args.only !== 'workloads') {
+  const part = (name: Args['only']): boolean => args.only === undefined || args.only === name;
+  if (part('getpid')) {
     log(`getpid table: N = ${n}, ${runs} rounds`);
     machine.load.start = loadavg()[0]!;
     const g = await benchGetpid(n, nNoSync, runs, log);
@@ -264,7 +268,12 @@ async function main(): Promise<void> {
     writeFileSync(join(out, 'getpid.json'), `${JSON.stringify({ machine, series: SERIES, ...g }, null, 2)}\n`);
     writeFileSync(join(out, 'getpid.svg'), getpidChart(g, machine));
   }
-  if (args.only !== 'getpid') {
+  if (part('vm')) {
+    const v = benchVm(args.quick ? 3 : 9, log);
+    console.log(`\none filter run in the VM, without the kernel round trip (simulated task, own maps)\n${formatVmBench(v)}`);
+    writeFileSync(join(out, 'vm.json'), `${JSON.stringify({ machine, ...v }, null, 2)}\n`);
+  }
+  if (part('workloads')) {
     log(`real workloads: ${wruns} rounds`);
     machine.load.start = loadavg()[0]!;
     const w = await benchWorkloads(wruns, log);

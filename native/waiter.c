@@ -50,6 +50,8 @@ enum { NEXT_NOTIF = 0, NEXT_EXITED = 1, NEXT_TIMEOUT = 2 };
 
 struct waiter {
   int listener, pidfd, wakefd;
+  uint8_t *buf;        /* the Uint8Array given to open, kept alive by buf_ref */
+  napi_ref buf_ref;
   pid_t tid;
   pthread_t watcher;
   timer_t timer;
@@ -122,10 +124,11 @@ static void waiter_free(struct waiter *w) {
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)hint;
-  waiter_free(data);
-  free(data);
+  struct waiter *w = data;
+  waiter_free(w);
+  if (w->buf_ref) napi_delete_reference(env, w->buf_ref);
+  free(w);
 }
 
 static int get_waiter(napi_env env, napi_value v, struct waiter **out) {
@@ -138,12 +141,18 @@ static int get_waiter(napi_env env, napi_value v, struct waiter **out) {
   return 0;
 }
 
-/* notifWaiterOpen(listener, pidfd): a handle, or -errno. Call on the thread that will wait. */
+/* notifWaiterOpen(listener, pidfd, buf: Uint8Array(>= BUF_SIZE)): a handle, or -errno. Call on
+ * the thread that will wait; every notifWaiterNext works in `buf` (bound here, so that the hot
+ * call converts no typed array). */
 static napi_value waiter_open(napi_env env, napi_callback_info info) {
-  napi_value a[2];
+  napi_value a[3];
   int32_t listener, pidfd;
-  if (get_args(env, info, 2, a) || arg_i32(env, a[0], "listener", &listener) || arg_i32(env, a[1], "pidfd", &pidfd))
+  void *buf;
+  size_t len;
+  if (get_args(env, info, 3, a) || arg_i32(env, a[0], "listener", &listener) || arg_i32(env, a[1], "pidfd", &pidfd) ||
+      arg_typed(env, a[2], "buf", napi_uint8_array, 0, &buf, &len))
     return NULL;
+  if (len < BUF_SIZE) return ret_i32(env, -EINVAL);
   pthread_once(&signal_once, install_wake_signal);
   if (!wake_signal) return ret_i32(env, -EBUSY);
   sigset_t set;
@@ -155,6 +164,7 @@ static napi_value waiter_open(napi_env env, napi_callback_info info) {
   if (!w) return ret_i32(env, -ENOMEM);
   w->listener = listener;
   w->pidfd = pidfd;
+  w->buf = buf;
   w->tid = (pid_t)syscall(SYS_gettid);
   w->wakefd = eventfd(0, EFD_CLOEXEC);
   if (w->wakefd < 0) {
@@ -186,8 +196,9 @@ static napi_value waiter_open(napi_env env, napi_callback_info info) {
     return ret_i32(env, -e);
   }
   napi_value handle;
-  if (napi_create_external(env, w, finalize, NULL, &handle) != napi_ok) {
+  if (napi_create_reference(env, a[2], 1, &w->buf_ref) != napi_ok || napi_create_external(env, w, finalize, NULL, &handle) != napi_ok) {
     waiter_free(w);
+    if (w->buf_ref) napi_delete_reference(env, w->buf_ref);
     free(w);
     return NULL;
   }
@@ -211,20 +222,18 @@ static int wait_after_hangup(struct waiter *w, int64_t deadline) {
   }
 }
 
-/* notifWaiterNext(handle, buf: Uint8Array(>= 112), timeoutMs): NEXT_NOTIF (the notification is
- * in buf, its id copied into the response), NEXT_EXITED (the pidfd is readable), NEXT_TIMEOUT,
- * or -errno of RECV. A pending response (buf[104] = 1) is sent first; its result lands in
- * buf[108]. timeoutMs < 0 waits without a timeout. */
+/* notifWaiterNext(handle, timeoutMs): NEXT_NOTIF (the notification is in the buffer, its id
+ * copied into the response), NEXT_EXITED (the pidfd is readable), NEXT_TIMEOUT, or -errno of
+ * RECV. A pending response (buf[104] = 1) is sent first; its result lands in buf[108].
+ * timeoutMs < 0 waits without a timeout. */
 static napi_value waiter_next(napi_env env, napi_callback_info info) {
-  napi_value a[3];
+  napi_value a[2];
   struct waiter *w;
-  uint8_t *buf;
-  size_t len;
   int32_t timeout;
-  if (get_args(env, info, 3, a) || get_waiter(env, a[0], &w) ||
-      arg_typed(env, a[1], "buf", napi_uint8_array, 0, (void **)&buf, &len) || arg_i32(env, a[2], "timeoutMs", &timeout))
+  if (get_args(env, info, 2, a) || get_waiter(env, a[0], &w) || arg_i32(env, a[1], "timeoutMs", &timeout))
     return NULL;
-  if (len < BUF_SIZE || w->closed) return ret_i32(env, -EINVAL);
+  if (w->closed) return ret_i32(env, -EINVAL);
+  uint8_t *buf = w->buf;
   int32_t *send = (int32_t *)(buf + BUF_SEND), *send_result = (int32_t *)(buf + BUF_SEND_RESULT);
   struct seccomp_notif *notif = (struct seccomp_notif *)(buf + BUF_NOTIF);
   struct seccomp_notif_resp *resp = (struct seccomp_notif_resp *)(buf + BUF_RESP);

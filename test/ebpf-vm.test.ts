@@ -1,10 +1,12 @@
-// Unit tests of the reference eBPF interpreter: Linux's edge semantics as literal expected values
+// Unit tests of the eBPF VMs: Linux's edge semantics as literal expected values
 // (kernel/bpf/core.c, the verifier's div/mod rewrites, RFC 9669 and prior-art-ebpf.md §3.2),
-// memory faults, limits, calls and helpers. The kernel itself is the second implementation in
-// test/ebpf-vm-kernel.test.ts.
-import { test } from 'node:test';
+// memory faults, limits, calls and helpers. Every test runs on every engine: the reference
+// interpreter and the JIT (src/ebpf/vm/jit) in both its layouts; the kernel itself is the second implementation
+// in test/ebpf-vm-kernel.test.ts, the interpreter the JIT's in test/ebpf-jit.test.ts.
+import { test as nodeTest, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createVm, VM_POISON, type Vm, type VmOptions } from '../src/ebpf/vm/interpreter.js';
+import { compileVm } from '../src/ebpf/vm/jit/index.js';
 import { VmMemoryFault } from '../src/ebpf/vm/faults.js';
 import { mapHandle, type HelperDef, type HostServices, type TaskContext } from '../src/ebpf/vm/types.js';
 import { SeccompEbpfError } from '../src/errors.js';
@@ -36,8 +38,35 @@ function makeCtx(): Uint8Array {
 }
 const CTX = makeCtx();
 
+type Engine = (insns: readonly Insn[], opts: VmOptions) => Vm;
+const ENGINES: readonly (readonly [string, Engine])[] = [
+  ['interpreter', createVm],
+  ['jit', compileVm],
+  // The JIT's layout for big programs (several functions), forced by a tiny size budget.
+  ['jit-chunked', (insns, opts) => compileVm(insns, opts, { chunkChars: 300 })],
+];
+/** The engine of the test being run (set by `test` below). */
+let engine: Engine = createVm;
+let engineName = 'interpreter';
+
+/** Registers `fn` as one test per engine, named "name [engine]". */
+function test(name: string, fn: (t: TestContext) => unknown): void {
+  for (const [label, make] of ENGINES) {
+    nodeTest(`${name} [${label}]`, async (t) => {
+      engine = make;
+      engineName = label;
+      try {
+        await fn(t);
+      } finally {
+        engine = createVm;
+        engineName = 'interpreter';
+      }
+    });
+  }
+}
+
 function vm(insns: Insn[], opts: Partial<VmOptions> = {}): Vm {
-  return createVm(insns, { maps: [], helpers: new Map(), host, ...opts });
+  return engine(insns, { maps: [], helpers: new Map(), host, ...opts });
 }
 const run = (insns: Insn[], opts: Partial<VmOptions> = {}): bigint => vm(insns, opts).run(CTX, task);
 
@@ -139,7 +168,10 @@ const ALU_CASES: [string, Insn[], bigint][] = [
 
 test('ALU edge cases give Linux results', async (t) => {
   for (const [name, insns, expected] of ALU_CASES) {
-    await t.test(name, () => assert.equal(run(insns), expected));
+    await t.test(name, () => {
+      assert.equal(run(insns), expected);
+      assert.equal(vm(insns).run32(CTX, task), Number(expected & 0xffff_ffffn));
+    });
   }
 });
 
@@ -445,7 +477,8 @@ test('instruction budget', () => {
   throwsCode(() => run(prog(I.mov64K(0, 0), I.ja(-2))), 'ERR_VM_INSN_LIMIT');
   // Exactly the budget is fine: mov, mov, exit = 3 instructions.
   assert.equal(run(prog(I.mov64K(0, 1), I.mov64K(0, 2), I.exit()), { maxInsns: 3 }), 2n);
-  throwsCode(() => run(prog(I.mov64K(0, 1), I.mov64K(0, 2), I.exit()), { maxInsns: 2 }), 'ERR_VM_INSN_LIMIT', 2);
+  // The JIT charges the budget per basic block, at its first instruction (src/ebpf/vm/jit/compile.ts).
+  throwsCode(() => run(prog(I.mov64K(0, 1), I.mov64K(0, 2), I.exit()), { maxInsns: 2 }), 'ERR_VM_INSN_LIMIT', engineName === 'interpreter' ? 2 : 0);
 });
 
 test('invalid programs', async (t) => {
@@ -479,8 +512,8 @@ test('invalid programs', async (t) => {
     throwsCode(() => run(prog(I.mov64K(0, 0))), 'ERR_VM_BAD_INSN', 0);
   });
   await t.test('bad options', () => {
-    throwsCode(() => createVm([I.exit()], { maps: [], helpers: new Map(), host, maxInsns: 0 }), 'ERR_VM_BAD_OPTIONS');
-    throwsCode(() => createVm([I.exit()], { maps: [], helpers: new Map(), host, bogus: 1 } as VmOptions), 'ERR_VM_BAD_OPTIONS');
+    throwsCode(() => engine([I.exit()], { maps: [], helpers: new Map(), host, maxInsns: 0 }), 'ERR_VM_BAD_OPTIONS');
+    throwsCode(() => engine([I.exit()], { maps: [], helpers: new Map(), host, bogus: 1 } as VmOptions), 'ERR_VM_BAD_OPTIONS');
   });
 });
 

@@ -515,11 +515,11 @@ const [RESP_ERROR, RESP_FLAGS, SEND, SEND_RESULT] = [24, 25, 26, 27];
 
 function openWaiter(r: Run): { next(timeoutMs: number): number; buf: Uint8Array; words: Int32Array; close(): void } {
   const a = loadAddon();
-  const w = a.notifWaiterOpen(r.listenerFd, r.pidfd);
+  const buf = new Uint8Array(WAITER_BUF);
+  const w = a.notifWaiterOpen(r.listenerFd, r.pidfd, buf);
   if (typeof w === 'number') assert.fail(`notifWaiterOpen failed: errno ${-w}`);
   const handle = w as Exclude<typeof w, number>;
-  const buf = new Uint8Array(WAITER_BUF);
-  return { next: (t) => a.notifWaiterNext(handle, buf, t), buf, words: new Int32Array(buf.buffer), close: () => a.notifWaiterClose(handle) };
+  return { next: (t) => a.notifWaiterNext(handle, t), buf, words: new Int32Array(buf.buffer), close: () => a.notifWaiterClose(handle) };
 }
 
 test('waiter: one call sends the answer and waits; the exit ends the wait', { skip: SKIP }, () => {
@@ -600,13 +600,13 @@ test('waiter: answering a killed target reports ENOENT in the send result', { sk
 test('waiter: bad arguments', { skip: SKIP }, () => {
   const r = run(notifyNr(NR_GETPID), ['sleep']);
   const a = loadAddon();
-  const w = a.notifWaiterOpen(r.listenerFd, r.pidfd) as Exclude<ReturnType<typeof a.notifWaiterOpen>, number>;
+  assert.equal(a.notifWaiterOpen(r.listenerFd, r.pidfd, new Uint8Array(WAITER_BUF - 1)), -sys.errnoNumber('EINVAL'));
+  const w = a.notifWaiterOpen(r.listenerFd, r.pidfd, new Uint8Array(WAITER_BUF)) as Exclude<ReturnType<typeof a.notifWaiterOpen>, number>;
   try {
-    assert.equal(a.notifWaiterNext(w, new Uint8Array(WAITER_BUF - 1), 0), -sys.errnoNumber('EINVAL'));
-    assert.throws(() => (a.notifWaiterNext as (...x: unknown[]) => number)({}, new Uint8Array(WAITER_BUF), 0), TypeError);
+    assert.throws(() => (a.notifWaiterNext as (...x: unknown[]) => number)({}, 0), TypeError);
     assert.equal(a.notifWaiterClose(w), 0);
     assert.equal(a.notifWaiterClose(w), 0, 'closing twice is harmless');
-    assert.equal(a.notifWaiterNext(w, new Uint8Array(WAITER_BUF), 0), -sys.errnoNumber('EINVAL'), 'a closed waiter');
+    assert.equal(a.notifWaiterNext(w, 0), -sys.errnoNumber('EINVAL'), 'a closed waiter');
   } finally {
     r.cleanup();
   }

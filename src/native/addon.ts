@@ -44,16 +44,17 @@ export interface NativeAddon {
   notifSetFlags(fd: number, flags: number): number;
   /**
    * A notification waiter for the calling thread (native/waiter.c): a watcher thread turns the
-   * exit of `pidfd`'s process into an interrupted RECV. A handle, or -errno.
+   * exit of `pidfd`'s process into an interrupted RECV. `buf` (at least WAITER_BUF_SIZE bytes,
+   * src/supervisor/loop.ts) is where every wait of this waiter works. A handle, or -errno.
    */
-  notifWaiterOpen(listener: number, pidfd: number): NotifWaiter | number;
+  notifWaiterOpen(listener: number, pidfd: number, buf: Uint8Array): NotifWaiter | number;
   /**
-   * Sends the response in `buf` if buf[104..108) is 1, then waits for the next notification
-   * (RECV into buf[0..80), its id copied into the response at buf[80..104)). Returns 0 (a
-   * notification), 1 (the process exited), 2 (timeout) or -errno; the SEND's result is in
-   * buf[108..112). `buf` holds at least WAITER_BUF_SIZE bytes (src/supervisor/loop.ts).
+   * Sends the response in the waiter's buffer if buf[104..108) is 1, then waits for the next
+   * notification (RECV into buf[0..80), its id copied into the response at buf[80..104)).
+   * Returns 0 (a notification), 1 (the process exited), 2 (timeout) or -errno; the SEND's
+   * result is in buf[108..112).
    */
-  notifWaiterNext(waiter: NotifWaiter, buf: Uint8Array, timeoutMs: number): number;
+  notifWaiterNext(waiter: NotifWaiter, timeoutMs: number): number;
   /** Stops the watcher thread; 0. */
   notifWaiterClose(waiter: NotifWaiter): number;
   /** poll(2) over parallel arrays; restarts on EINTR with the remaining time; count or -errno. */

@@ -195,7 +195,7 @@ export function runNotificationLoop(init: WorkerInit, deps: LoopDeps): void {
     const task = deps.task(tid);
     let d: Decision;
     try {
-      d = decideCached(Number(BigInt.asUintN(32, vm.run(ctx, task)))); // TEMP until run32
+      d = decideCached(vm.run32(ctx, task));
     } catch (e) {
       reportFault(e, tid);
       d = FAULT_DECISION;
@@ -242,12 +242,12 @@ export function runNotificationLoop(init: WorkerInit, deps: LoopDeps): void {
     }
   };
 
-  const waiter = native.notifWaiterOpen(listener, init.pidfd);
+  const waiter = native.notifWaiterOpen(listener, init.pidfd, buf);
   if (typeof waiter === 'number') throw new SeccompEbpfError('ERR_SUPERVISOR_WAIT', `cannot start the notification waiter: errno ${-waiter}`);
   try {
     for (;;) {
       const timeout = pendingKills.length > 0 ? KILL_GRACE_MS : sink.pending ? LOG_IDLE_MS : -1;
-      const n = native.notifWaiterNext(waiter, buf, timeout);
+      const n = native.notifWaiterNext(waiter, timeout);
       const sent = words[SEND_RESULT]!;
       // ENOENT: the thread went away (killed, or interrupted by a signal) meanwhile: fine.
       if (sent < 0 && sent !== -ENOENT) throw new SeccompEbpfError('ERR_SUPERVISOR_RESPOND', `SECCOMP_IOCTL_NOTIF_SEND failed: errno ${-sent}`);

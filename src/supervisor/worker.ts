@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSharedMap } from '../ebpf/maps/create.js';
-import { createVm } from '../ebpf/vm/interpreter.js';
+import { compileVm } from '../ebpf/vm/jit/index.js';
 import { helpersFromGrant } from '../ebpf/verifier/load.js';
 import { withDumpable } from '../sys/dumpable.js';
 import { loadAddon } from '../native/addon.js';
@@ -35,7 +35,7 @@ let currentTid = 0;
 const host = systemHost((line) => sink.add({ ts: now(), tid: currentTid, trace: line }));
 
 const maps = init.maps.map((s) => openSharedMap(s));
-const vm = createVm(init.insns, { maps, helpers: helpersFromGrant(init.grant), host });
+const vm = compileVm(init.insns, { maps, helpers: helpersFromGrant(init.grant), host });
 // The dumpable variant of probe_read_user needs the target's dumpability (spec.md 3.7).
 const dumpable = init.grant.probeReadUser === 'dumpable';
 

@@ -132,9 +132,11 @@ class ProcTask implements TaskContext {
   }
 }
 
+const readWithAddon: ReadMemoryFn = (pid, addr, buf) => loadAddon().readProcessMemory(pid, addr, buf);
+
 /** TaskContext of thread `tid` (pid in the caller's pid namespace). `readMem` replaces
  *  process_vm_readv (tests). Getters throw ERR_TASK_GONE once the task has exited. */
 export function procTask(tid: number, readMem?: ReadMemoryFn): TaskContext {
   if (!Number.isInteger(tid) || tid <= 0) throw new SeccompEbpfError('ERR_NATIVE_ARG', `tid must be a positive integer, got ${String(tid)}`);
-  return new ProcTask(tid, readMem ?? ((pid, addr, buf) => loadAddon().readProcessMemory(pid, addr, buf)));
+  return new ProcTask(tid, readMem ?? readWithAddon);
 }

@@ -41,6 +41,9 @@ export interface VmOptions {
 export interface Vm {
   /** Runs the program on `ctx` (the 64-byte struct seccomp_data, read-only) and returns r0 (u64). */
   run(ctx: Uint8Array, task: TaskContext): bigint;
+  /** Like `run`, but returns only the low 32 bits of r0 (the seccomp action) as an unsigned
+   *  number: the supervisor's hot path, which a JIT (./jit) serves without any BigInt. */
+  run32(ctx: Uint8Array, task: TaskContext): number;
 }
 
 /** Value of registers the program may not read (r1-r5 after a call, r0/r2-r9 at entry...). A
@@ -114,6 +117,10 @@ class Interpreter implements Vm {
     } finally {
       this.running = false;
     }
+  }
+
+  run32(ctx: Uint8Array, task: TaskContext): number {
+    return Number(BigInt.asUintN(32, this.run(ctx, task)));
   }
 
   private exec(): bigint {
@@ -289,20 +296,27 @@ class Interpreter implements Vm {
     return mapHandle(this.mapIndex(pc));
   }
 
-  /** lddw src=BPF_PSEUDO_MAP_VALUE: address of the single value of an array map, plus offset. */
+  /** lddw src=BPF_PSEUDO_MAP_VALUE, resolved once per instruction and cached. */
   private resolveMapValue(pc: number): bigint {
-    const m = this.opts.maps[this.mapIndex(pc)]!;
-    const spec = m.spec;
-    const off = Number(this.p.k64[pc]!);
-    if (spec.type !== BPF_MAP_TYPE_ARRAY || spec.maxEntries !== 1) {
-      throw vmFault('ERR_VM_BAD_MAP', `map value pseudo-load needs an array map with one entry; ${spec.name} is type ${spec.type} with ${spec.maxEntries} entries`, pc);
-    }
-    if (off >= spec.valueSize) throw vmFault('ERR_VM_BAD_MAP', `offset ${off} beyond the ${spec.valueSize}-byte value of map ${spec.name}`, pc);
-    const view = m.lookup(new Uint8Array(4));
-    if (view === undefined) throw vmFault('ERR_VM_BAD_MAP', `map ${spec.name} has no value at key 0`, pc);
-    const writable = !spec.readOnly && (spec.flags & BPF_F_RDONLY_PROG) === 0;
-    const addr = this.mem.pointerToRegion(view, writable, true, `value of map ${spec.name}`) + BigInt(off);
+    const addr = mapValueAddress(this.mem, this.opts.maps[this.mapIndex(pc)]!, Number(this.p.k64[pc]!), pc);
     this.mapValueAt[pc] = addr;
     return addr;
   }
+
+}
+
+/**
+ * lddw src=BPF_PSEUDO_MAP_VALUE (shared by the interpreter and the JIT): the address of the
+ * single value of an array map plus `off`, in a pinned region (the engines cache it).
+ */
+export function mapValueAddress(mem: Memory, m: BpfMap, off: number, pc: number): bigint {
+  const spec = m.spec;
+  if (spec.type !== BPF_MAP_TYPE_ARRAY || spec.maxEntries !== 1) {
+    throw vmFault('ERR_VM_BAD_MAP', `map value pseudo-load needs an array map with one entry; ${spec.name} is type ${spec.type} with ${spec.maxEntries} entries`, pc);
+  }
+  if (off >= spec.valueSize) throw vmFault('ERR_VM_BAD_MAP', `offset ${off} beyond the ${spec.valueSize}-byte value of map ${spec.name}`, pc);
+  const view = m.lookup(new Uint8Array(4));
+  if (view === undefined) throw vmFault('ERR_VM_BAD_MAP', `map ${spec.name} has no value at key 0`, pc);
+  const writable = !spec.readOnly && (spec.flags & BPF_F_RDONLY_PROG) === 0;
+  return mem.pointerToRegion(view, writable, true, `value of map ${spec.name}`) + BigInt(off);
 }

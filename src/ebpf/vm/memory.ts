@@ -120,6 +120,25 @@ export class Memory implements VmMemory {
     return r;
   }
 
+  /**
+   * `resolve` for an address given as two u32 halves (lo, hi), for the JIT (./jit): no BigInt
+   * on the success path. Any failed check is handed to `resolve`, which throws the very same
+   * fault the BigInt path gives.
+   */
+  resolveLoHi(lo: number, hi: number, size: number, access: AccessKind, insn: number | undefined): Region {
+    const rel = hi - REGION_TAG;
+    if (rel >= 0 && (rel & (ID_STRIDE - 1)) === 0) {
+      const id = rel >>> 4; // ID_STRIDE = 16
+      const r = id < FIRST_DYNAMIC_ID ? this.statics[id] : this.dynamic.get(id);
+      if (r !== undefined && lo + size <= r.bytes.length && (access === 'read' || r.writable)
+        && (access !== 'atomic' || lo % size === 0)) {
+        this.offset = lo;
+        return r;
+      }
+    }
+    return this.resolve((BigInt(hi) << 32n) | BigInt(lo), size, access, insn);
+  }
+
   // --- VmMemory -------------------------------------------------------------------------
 
   slice(addr: bigint, len: number, write: boolean): Uint8Array {

@@ -25,6 +25,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { benchPrograms, cliRun, ROOT } from './lib/programs.js';
 import { median, roundOrder } from './lib/stats.js';
@@ -171,16 +172,27 @@ export async function benchGetpid(n: number, nNoSync: number, runs: number, log:
   const switchable = ourSyncSwitchExists();
   const halfFilter = (k: number): string[] => ['--filter', 'examples/getpid-half.bpf.o', '--global', `HALF=${warmup(k) + k / 2}`];
   const m = nNoSync;
+  // Without sync wake-up, what a notification costs depends on whether the scheduler puts the
+  // supervisor and the target on one CPU (then about the sync figure) or on two (every wake-up
+  // then crosses CPUs, tens of µs on this VM): left alone, it picks one per run and medians
+  // swing by 1.5x. The no-sync rows therefore pin the two apart, the case sync wake-up exists
+  // to avoid (taskset for our node process, getpid-loop --cpu / user-trap --cpus for the rest).
+  const apart = cpus().length >= 2;
+  const pinned = apart ? ', pinned apart' : '';
   const rows: RowDef[] = [
     { id: 'a', label: '(a) no filter', argv: argsLoop, calls: n, ok: n, eperm: 0 },
     { id: 'b', label: '(b) kernel cBPF, stateless by argument', argv: [p.cbpfRun, 'args', ...argsLoop], calls: n, ok: half, eperm: half },
     { id: 'c', label: '(c) our supervisor, getpid-half (sync)', argv: cliRun(halfFilter(n), loop(n)), env: { [OUR_SYNC_ENV]: undefined }, calls: n, ok: half, eperm: half },
     ...(switchable ? [{
-      id: 'c-nosync' as const, label: `(c) our supervisor, getpid-half (no sync)${m !== n ? '*' : ''}`, argv: cliRun(halfFilter(m), loop(m)),
+      id: 'c-nosync' as const, label: `(c) our supervisor, getpid-half (no sync${pinned})${m !== n ? '*' : ''}`,
+      argv: apart ? ['taskset', '-c', '0', ...cliRun(halfFilter(m), [...loop(m), '--cpu', '1'])] : cliRun(halfFilter(m), loop(m)),
       env: { [OUR_SYNC_ENV]: '0' }, calls: m, ok: m / 2, eperm: m / 2,
     }] : []),
     { id: 'd-sync', label: '(d) C supervisor (sync wake-up)', argv: [p.userTrap, String(n), '--sync'], calls: n, ok: half, eperm: half, notified: n },
-    { id: 'd-nosync', label: `(d) C supervisor (no sync)${m !== n ? '*' : ''}`, argv: [p.userTrap, String(m)], calls: m, ok: m / 2, eperm: m / 2, notified: m },
+    {
+      id: 'd-nosync', label: `(d) C supervisor (no sync${pinned})${m !== n ? '*' : ''}`, argv: [p.userTrap, String(m), ...(apart ? ['--cpus', '0,1'] : [])],
+      calls: m, ok: m / 2, eperm: m / 2, notified: m,
+    },
     { id: 'e', label: '(e) kernel cBPF, arch check + allow', argv: [p.cbpfRun, 'minimal', ...argsLoop], calls: n, ok: n, eperm: 0 },
     { id: 'f', label: '(f) our supervisor, exec-once', argv: cliRun(['--filter', 'examples/exec-once.bpf.o'], argsLoop), calls: n, ok: n, eperm: 0 },
   ];

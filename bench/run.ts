@@ -8,7 +8,7 @@
  * SVGs from the JSON files.
  *
  * Environment: BENCH_N (getpid calls, default 1,000,000; 100,000 with --quick), BENCH_N_NOSYNC
- * (calls of the rows without sync wake-up, ~30 µs each here: default 200,000; 20,000 with
+ * (calls of the rows without sync wake-up, ~70 µs each here: default 100,000; 20,000 with
  * --quick), BENCH_RUNS (interleaved rounds of the getpid table, median taken; default 5, 3
  * with --quick), BENCH_WORKLOAD_RUNS (rounds of the real workloads: default 9, 3 with --quick),
  * BENCH_NICE (our scheduling priority, inherited by everything measured: default -10),
@@ -251,7 +251,7 @@ async function main(): Promise<void> {
   const n = envInt('BENCH_N', args.quick ? 100_000 : 1_000_000);
   const runs = envInt('BENCH_RUNS', args.quick ? 3 : 5);
   const wruns = envInt('BENCH_WORKLOAD_RUNS', args.quick ? 3 : 9);
-  const nNoSync = envInt('BENCH_N_NOSYNC', Math.min(n, args.quick ? 20_000 : 200_000));
+  const nNoSync = envInt('BENCH_N_NOSYNC', Math.min(n, args.quick ? 20_000 : 100_000));
   const nice = envNice();
   mkdirSync(out, { recursive: true });
   console.log(`seccomp-ebpf benchmarks, ${machine.date}: ${machine.cpus} x ${machine.cpu}, Linux ${machine.kernel}, node ${machine.node}, nice ${nice}`);

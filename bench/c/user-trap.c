@@ -3,7 +3,7 @@
  * user_trap.c), rewritten for this repository: a C supervisor that makes the
  * same decisions as examples/getpid-half.bpf.o, one notification per getpid.
  *
- * Usage: user-trap N [--sync] [--no-killable]
+ * Usage: user-trap N [--sync] [--no-killable] [--cpus S,T]
  *
  * The parent sets no_new_privs and forks a worker. The worker installs
  *     ld [nr]; jeq #getpid, notify, allow; allow: ret ALLOW; notify: ret USER_NOTIF
@@ -14,7 +14,8 @@
  * --sync it first sets SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP on the listener; then
  * it loops RECV/SEND, answering CONTINUE to the first N/2 notifications and
  * -EPERM to the rest, and stops after N of them (closing the listener makes any
- * later one fail with ENOSYS, so nothing can hang).
+ * later one fail with ENOSYS, so nothing can hang). --cpus S,T pins the supervisor to CPU S
+ * and the worker to CPU T: every wake-up then crosses CPUs, the case sync wake-up avoids.
  *
  * Output (the worker's, stdout): the lines of test/programs/getpid-loop.c
  *   ok=<successes> eperm=<EPERM failures> other=<other failures>
@@ -28,6 +29,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -56,6 +58,18 @@ static void die(const char *what)
 {
 	perror(what);
 	exit(1);
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		die("sched_setaffinity");
 }
 
 static int install_filter(unsigned long flags)
@@ -152,7 +166,7 @@ static void worker(int sock, unsigned long n, unsigned long flags)
 int main(int argc, char **argv)
 {
 	unsigned long n = 0, handled = 0, flags = SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
-	int sync = 0, have_n = 0, sv[2], listener, status;
+	int sync = 0, have_n = 0, sv[2], listener, status, scpu = -1, tcpu = -1;
 	struct seccomp_notif req;
 	struct seccomp_notif_resp resp;
 	pid_t pid;
@@ -162,6 +176,11 @@ int main(int argc, char **argv)
 			sync = 1;
 		} else if (strcmp(argv[i], "--no-killable") == 0) {
 			flags = 0;
+		} else if (strcmp(argv[i], "--cpus") == 0 && i + 1 < argc) {
+			char extra;
+
+			if (sscanf(argv[++i], "%d,%d%c", &scpu, &tcpu, &extra) != 2 || scpu < 0 || tcpu < 0)
+				goto usage;
 		} else if (!have_n && argv[i][0] >= '0' && argv[i][0] <= '9') {
 			char *end;
 
@@ -188,9 +207,11 @@ int main(int argc, char **argv)
 	if (pid == 0) {
 		close(sv[0]);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pin(tcpu);
 		worker(sv[1], n, flags);
 	}
 	close(sv[1]);
+	pin(scpu);
 	listener = recv_fd(sv[0]);
 	if (sync && ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
 			  (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP))
@@ -228,6 +249,6 @@ int main(int argc, char **argv)
 	}
 	return 0;
 usage:
-	fprintf(stderr, "usage: user-trap N [--sync] [--no-killable]\n");
+	fprintf(stderr, "usage: user-trap N [--sync] [--no-killable] [--cpus S,T]\n");
 	return 2;
 }

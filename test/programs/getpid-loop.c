@@ -2,7 +2,7 @@
  * getpid-loop - makes N raw getpid() syscalls (syscall(SYS_getpid), bypassing
  * any libc caching) and reports how they ended.
  *
- * Usage: getpid-loop N [--first-error] [--trace] [--time] [--warmup K]
+ * Usage: getpid-loop N [--first-error] [--trace] [--time] [--warmup K] [--cpu C]
  *
  * Output (stdout, one group per line, space-separated key=value):
  *   ok=<calls that succeeded> eperm=<calls failing with EPERM> other=<calls failing otherwise>
@@ -12,6 +12,7 @@
  *   ns=<nanoseconds spent in the loop, CLOCK_MONOTONIC, loop only>  (--time)
  * --warmup K makes K getpid() calls first, outside the timed loop and the counts (a
  * supervisor may still be starting when the program runs, and its JIT warming up).
+ * --cpu C pins the program to CPU C first (sched_setaffinity).
  * Exit status: 0, or 2 on bad usage.
  *
  * The benchmark uses `getpid-loop N --time`; the timed loop then only makes
@@ -19,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +30,14 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: getpid-loop N [--first-error] [--trace] [--time] [--warmup K]\n");
+	fprintf(stderr, "usage: getpid-loop N [--first-error] [--trace] [--time] [--warmup K] [--cpu C]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	unsigned long n = 0, warmup = 0, ok = 0, eperm = 0, other = 0, first_fail = 0;
-	int first_errno = 0, want_first = 0, want_trace = 0, want_time = 0, have_n = 0;
+	int first_errno = 0, want_first = 0, want_trace = 0, want_time = 0, have_n = 0, cpu = -1;
 	unsigned short *errs = NULL;
 	struct timespec t0, t1;
 
@@ -46,6 +48,13 @@ int main(int argc, char **argv)
 			want_trace = 1;
 		} else if (strcmp(argv[i], "--time") == 0) {
 			want_time = 1;
+		} else if (strcmp(argv[i], "--cpu") == 0 && i + 1 < argc) {
+			char *end;
+
+			errno = 0;
+			cpu = (int)strtol(argv[++i], &end, 10);
+			if (errno || *end || cpu < 0 || cpu >= CPU_SETSIZE)
+				usage();
 		} else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) {
 			char *end;
 
@@ -76,6 +85,16 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set)) {
+			perror("sched_setaffinity");
+			return 2;
+		}
+	}
 	for (unsigned long i = 0; i < warmup; i++)
 		syscall(SYS_getpid);
 

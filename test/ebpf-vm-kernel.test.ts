@@ -1,4 +1,4 @@
-// Differential test: the reference interpreter against the kernel's own eBPF (JIT or
+// Differential test: the reference interpreter and the JIT against the kernel's own eBPF (JIT or
 // interpreter, whichever the running kernel uses) via BPF_PROG_TEST_RUN. Thousands of seeded
 // random programs (test/helpers/progen.ts) run on both; every register r0..r9 (64-bit, dumped
 // into an array map by the program's epilogue), the 64-byte stack scratch area and the
@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bpfUnavailableReason, createMap, kernelAccepts, loadProgram, ProgLoadError, type KernelMap } from '../src/sys/bpf.js';
 import { createVm } from '../src/ebpf/vm/interpreter.js';
+import { compileVm } from '../src/ebpf/vm/jit/index.js';
 import type { HostServices, TaskContext } from '../src/ebpf/vm/types.js';
 import { BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_DIV, BPF_JMP, BPF_JMP32, BPF_MAP_TYPE_ARRAY, BPF_MOD, BPF_MOV, BPF_STX } from '../src/abi/bpf.js';
 import type { Insn } from '../src/ebpf/insn.js';
@@ -76,7 +77,9 @@ function expectedForms(v4: boolean): string[] {
 
 const hex = (b: bigint): string => `0x${b.toString(16).padStart(16, '0')}`;
 
-test('interpreter matches the kernel on generated programs', async (t) => {
+const ENGINES = [['interpreter', createVm], ['JIT', compileVm]] as const;
+
+test('interpreter and JIT match the kernel on generated programs', async (t) => {
   const reason = bpfUnavailableReason();
   if (reason !== undefined) { t.skip(reason); return; }
 
@@ -120,25 +123,27 @@ test('interpreter matches the kernel on generated programs', async (t) => {
       assert.ok(kmap.lookup(KEY0, kout));
       const k1 = performance.now();
 
-      vmap.storage.set(g.input);
-      const vm = createVm(g.insns, { maps: [vmap], helpers: new Map(), host });
-      const r0 = vm.run(DATA_IN, task);
-      vmMs += performance.now() - k1;
+      const problems: string[] = [];
+      const kdv = new DataView(kout.buffer);
+      for (const [engine, make] of ENGINES) {
+        const v0 = performance.now();
+        vmap.storage.set(g.input);
+        const r0 = make(g.insns, { maps: [vmap], helpers: new Map(), host }).run(DATA_IN, task);
+        vmMs += performance.now() - v0;
+        if (retval !== Number(r0 & 0xffff_ffffn)) problems.push(`retval: kernel 0x${retval.toString(16)}, ${engine} ${hex(r0)}`);
+        const vdv = new DataView(vmap.storage.buffer);
+        for (let r = 0; r < 10; r++) {
+          const a = kdv.getBigUint64(OUT_REGS + 8 * r, true), b = vdv.getBigUint64(OUT_REGS + 8 * r, true);
+          if (a !== b) problems.push(`r${r}: kernel ${hex(a)}, ${engine} ${hex(b)}`);
+        }
+        for (let j = 0; j < 8; j++) {
+          const a = kdv.getBigUint64(OUT_STACK + 8 * j, true), b = vdv.getBigUint64(OUT_STACK + 8 * j, true);
+          if (a !== b) problems.push(`stack [r10${-64 + 8 * j}]: kernel ${hex(a)}, ${engine} ${hex(b)}`);
+        }
+      }
       kernelMs += k1 - k0;
       compared++;
 
-      const problems: string[] = [];
-      if (retval !== Number(r0 & 0xffff_ffffn)) problems.push(`retval: kernel 0x${retval.toString(16)}, vm ${hex(r0)}`);
-      const kdv = new DataView(kout.buffer);
-      const vdv = new DataView(vmap.storage.buffer);
-      for (let r = 0; r < 10; r++) {
-        const a = kdv.getBigUint64(OUT_REGS + 8 * r, true), b = vdv.getBigUint64(OUT_REGS + 8 * r, true);
-        if (a !== b) problems.push(`r${r}: kernel ${hex(a)}, vm ${hex(b)}`);
-      }
-      for (let j = 0; j < 8; j++) {
-        const a = kdv.getBigUint64(OUT_STACK + 8 * j, true), b = vdv.getBigUint64(OUT_STACK + 8 * j, true);
-        if (a !== b) problems.push(`stack [r10${-64 + 8 * j}]: kernel ${hex(a)}, vm ${hex(b)}`);
-      }
       if (problems.length > 0 && mismatches.length < 5) {
         const inputs = Array.from({ length: 10 }, (_, r) => `r${r}=${hex(new DataView(g.input.buffer).getBigUint64(8 * r, true))}`).join(' ');
         mismatches.push(`program ${SEED}/${i}: ${problems.join('; ')}\ninputs: ${inputs}\n${hexdump(g.insns)}`);
@@ -150,10 +155,10 @@ test('interpreter matches the kernel on generated programs', async (t) => {
     kmap.close();
   }
 
-  t.diagnostic(`compared ${compared} programs (${slots} slots); kernel load+run ${kernelMs.toFixed(0)} ms, VM ${vmMs.toFixed(0)} ms; ` +
+  t.diagnostic(`compared ${compared} programs (${slots} slots); kernel load+run ${kernelMs.toFixed(0)} ms, both VMs (compile+run) ${vmMs.toFixed(0)} ms; ` +
     `${rejected.length} rejected by the verifier, ${mismatches.length} mismatches`);
   assert.deepEqual(rejected.slice(0, 1), [], `${rejected.length} generated programs were rejected by the kernel (generator bug)`);
-  assert.deepEqual(mismatches.slice(0, 3), [], `${mismatches.length} programs differ between the kernel and the VM`);
+  assert.deepEqual(mismatches.slice(0, 3), [], `${mismatches.length} programs differ between the kernel and a VM`);
   const missing = expectedForms(v4).filter((f) => !seen.has(f));
   assert.deepEqual(missing, [], 'instruction forms never generated');
   assert.equal(compared, COUNT);

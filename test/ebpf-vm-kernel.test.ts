@@ -1,6 +1,6 @@
 // Differential test: the reference interpreter and the JIT against the kernel's own eBPF (JIT or
 // interpreter, whichever the running kernel uses) via BPF_PROG_TEST_RUN. Thousands of seeded
-// random programs (test/helpers/progen.ts) run on both; every register r0..r9 (64-bit, dumped
+// random programs (test/helpers/progen.ts) run on all three; every register r0..r9 (64-bit, dumped
 // into an array map by the program's epilogue), the 64-byte stack scratch area and the
 // returned r0 (low 32 bits: retval) must match. Every fourth program also makes bpf-to-bpf
 // calls (separate frames and stacks, r6-r9 preserved, r1-r5 clobbered).

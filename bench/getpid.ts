@@ -166,7 +166,7 @@ export async function benchGetpid(n: number, nNoSync: number, runs: number, log:
   // Our rows start timing after a warm-up: the program runs before the supervisor's worker
   // thread is up (the first notification waits for it) and before V8 has compiled the loop;
   // user-trap's payload likewise waits until its supervisor is ready.
-  const warmup = (k: number): number => Math.min(10_000, Math.max(1_000, Math.floor(k / 20)));
+  const warmup = (k: number): number => Math.min(10_000, Math.max(1_000, Math.floor(k / 10)));
   const loop = (k: number): string[] => [p.getpidLoop, String(k), '--time', '--warmup', String(warmup(k))];
   const argsLoop = [p.getpidArgs, String(n)];
   const switchable = ourSyncSwitchExists();

@@ -297,3 +297,11 @@ test('bin/seccomp-ebpf.js (the build) runs the main job', async (t) => {
   assert.equal(r.stdout, 'rc=126\n');
   assert.equal(r.status, 0);
 });
+
+test('a reader that stops early (| head) ends the CLI quietly, not with an EPIPE trace', () => {
+  // `verify --log` writes thousands of lines into `head -1`, which exits after the first.
+  const r = spawnSync('/bin/bash', ['-c', `"${process.execPath}" --import tsx src/cli/bin.ts verify examples/syscall-count.bpf.o --log | head -1; echo "cli=\${PIPESTATUS[0]}"`],
+    { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.stdout, '0: R1=ctx() R10=fp0\ncli=0\n');
+  assert.doesNotMatch(r.stderr, /EPIPE|Unhandled/);
+});

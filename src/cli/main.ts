@@ -134,7 +134,20 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
   }
 }
 
+let brokenPipeHandled = false;
+
 function defaultIo(): CliIo {
+  // `seccomp-ebpf disasm x.o | head`: the reader went away. Stop quietly, as a C tool killed
+  // by SIGPIPE would (node ignores SIGPIPE and reports EPIPE as an unhandled stream error).
+  if (!brokenPipeHandled) {
+    brokenPipeHandled = true;
+    for (const stream of [process.stdout, process.stderr]) {
+      stream.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EPIPE') throw e;
+        process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      });
+    }
+  }
   return {
     writeOut: (s) => void process.stdout.write(s),
     writeErr: (s) => void process.stderr.write(s),

@@ -11,6 +11,7 @@
         "native/waiter.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "libraries": ["-lrt", "-lpthread"],
       "cflags_c": ["-std=gnu11"],
       "cflags": ["-Wall", "-Wextra", "-O2"],
       "cflags!": ["-O3"],

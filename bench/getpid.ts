@@ -24,15 +24,12 @@
  * fails.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { benchPrograms, cliRun, ROOT } from './lib/programs.js';
 import { median, roundOrder } from './lib/stats.js';
 import { runSupervised, type KernelFilterInfo } from './lib/supervised.js';
 
-/** The environment variable that would switch our supervisor's sync wake-up off (see
- *  docs/benchmarks.md); the (c) no-sync row runs only if src/supervisor mentions it. */
+/** Our supervisor's sync wake-up switch (src/supervisor/loop.ts): '0' turns it off. */
 export const OUR_SYNC_ENV = 'SECCOMP_EBPF_SYNC_WAKE_UP';
 
 /** A row whose loop takes less than this (ns) is "cheap" and runs CHEAP_REPS times a round. */
@@ -126,12 +123,6 @@ function runRow(row: RowDef): LoopOut {
   return out;
 }
 
-/** True when our supervisor's source mentions the sync wake-up switch (then (c) runs both ways). */
-export function ourSyncSwitchExists(): boolean {
-  const dir = join(ROOT, 'src/supervisor');
-  return readdirSync(dir).some((f) => f.endsWith('.ts') && readFileSync(join(dir, f), 'utf8').includes(OUR_SYNC_ENV));
-}
-
 /**
  * What our supervisor sees of a getpid loop (library, decision log counted): notifications
  * per getpid call under getpid-half and exec-once. 1 means every getpid is a round trip; 0
@@ -169,7 +160,6 @@ export async function benchGetpid(n: number, nNoSync: number, runs: number, log:
   const warmup = (k: number): number => Math.min(10_000, Math.max(1_000, Math.floor(k / 10)));
   const loop = (k: number): string[] => [p.getpidLoop, String(k), '--time', '--warmup', String(warmup(k))];
   const argsLoop = [p.getpidArgs, String(n)];
-  const switchable = ourSyncSwitchExists();
   const halfFilter = (k: number): string[] => ['--filter', 'examples/getpid-half.bpf.o', '--global', `HALF=${warmup(k) + k / 2}`];
   const m = nNoSync;
   // Without sync wake-up, what a notification costs depends on whether the scheduler puts the
@@ -183,11 +173,11 @@ export async function benchGetpid(n: number, nNoSync: number, runs: number, log:
     { id: 'a', label: '(a) no filter', argv: argsLoop, calls: n, ok: n, eperm: 0 },
     { id: 'b', label: '(b) kernel cBPF, stateless by argument', argv: [p.cbpfRun, 'args', ...argsLoop], calls: n, ok: half, eperm: half },
     { id: 'c', label: '(c) our supervisor, getpid-half (sync)', argv: cliRun(halfFilter(n), loop(n)), env: { [OUR_SYNC_ENV]: undefined }, calls: n, ok: half, eperm: half },
-    ...(switchable ? [{
-      id: 'c-nosync' as const, label: `(c) our supervisor, getpid-half (no sync${pinned})${m !== n ? '*' : ''}`,
+    {
+      id: 'c-nosync', label: `(c) our supervisor, getpid-half (no sync${pinned})${m !== n ? '*' : ''}`,
       argv: apart ? ['taskset', '-c', '0', ...cliRun(halfFilter(m), [...loop(m), '--cpu', '1'])] : cliRun(halfFilter(m), loop(m)),
       env: { [OUR_SYNC_ENV]: '0' }, calls: m, ok: m / 2, eperm: m / 2,
-    }] : []),
+    },
     { id: 'd-sync', label: '(d) C supervisor (sync wake-up)', argv: [p.userTrap, String(n), '--sync'], calls: n, ok: half, eperm: half, notified: n },
     {
       id: 'd-nosync', label: `(d) C supervisor (no sync${pinned})${m !== n ? '*' : ''}`, argv: [p.userTrap, String(m), ...(apart ? ['--cpus', '0,1'] : [])],
@@ -197,9 +187,6 @@ export async function benchGetpid(n: number, nNoSync: number, runs: number, log:
     { id: 'f', label: '(f) our supervisor, exec-once', argv: cliRun(['--filter', 'examples/exec-once.bpf.o'], argsLoop), calls: n, ok: n, eperm: 0 },
   ];
   if (m !== n) notes.push(`* no-sync rows: ${m.toLocaleString('en')} calls per run (BENCH_N_NOSYNC), half EPERM, to keep the run short`);
-  if (!switchable) {
-    notes.push(`our supervisor always asks for SYNC_WAKE_UP (src/supervisor/loop.ts) and has no switch (${OUR_SYNC_ENV}=0 not found in src/supervisor): (c) is compared with (d) in sync mode only`);
-  }
 
   const samples = new Map<RowId, number[]>(rows.map((r) => [r.id, []]));
   const cpu = new Map<RowId, number[]>(rows.map((r) => [r.id, []]));
@@ -260,7 +247,7 @@ export async function benchGetpid(n: number, nNoSync: number, runs: number, log:
     ratios.push(r);
   };
   add('(c)/(d) our vs C supervisor, sync', 'c', 'd-sync', 1.2);
-  if (switchable) add('(c)/(d) our vs C supervisor, no sync', 'c-nosync', 'd-nosync', 1.2);
+  add('(c)/(d) our vs C supervisor, no sync', 'c-nosync', 'd-nosync', 1.2);
   add('(c)/(b) our supervisor vs stateless kernel filter', 'c', 'b');
   add('(d)/(b) C notification vs kernel filter, sync', 'd-sync', 'b');
   add('(d)/(b) C notification vs kernel filter, no sync', 'd-nosync', 'b');

@@ -20,12 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* poll(fds: Int32Array, events: Int16Array, revents: Int16Array, timeoutMs): ready count or
  * -errno. EINTR restarts the wait with the remaining time. */
 static napi_value sys_poll(napi_env env, napi_callback_info info) {
@@ -47,13 +41,13 @@ static napi_value sys_poll(napi_env env, napi_callback_info info) {
     p[i].events = events[i];
     p[i].revents = 0;
   }
-  int64_t deadline = timeout >= 0 ? now_ms() + timeout : -1;
+  int64_t deadline = timeout >= 0 ? monotonic_ms() + timeout : -1;
   int r;
   for (;;) {
     r = poll(p, n, timeout);
     if (r >= 0 || errno != EINTR) break;
     if (deadline >= 0) {
-      int64_t left = deadline - now_ms();
+      int64_t left = deadline - monotonic_ms();
       timeout = left > 0 ? (int32_t)left : 0;
     }
   }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int type_error(napi_env env, const char *name, const char *expected) {
   char msg[160];
@@ -185,4 +186,10 @@ int define_fns(napi_env env, napi_value exports, const addon_fn *fns, size_t n) 
       return -1;
   }
   return 0;
+}
+
+int64_t monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

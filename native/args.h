@@ -37,6 +37,9 @@ napi_value ret_u64_bigint(napi_env env, uint64_t v);
 napi_value ret_i64_bigint(napi_env env, int64_t v);
 napi_value ret_i32_array(napi_env env, const int32_t *vals, size_t n);
 
+/* CLOCK_MONOTONIC in milliseconds (poll deadlines). */
+int64_t monotonic_ms(void);
+
 /* Registration of one source file's functions. */
 typedef struct {
   const char *name;

@@ -41,7 +41,7 @@ enum {
   BUF_NOTIF = 0,       /* struct seccomp_notif (80 bytes), written by RECV */
   BUF_RESP = 80,       /* struct seccomp_notif_resp (24 bytes); id filled in from the notif */
   BUF_SEND = 104,      /* int32: 1 = SEND the response before waiting (cleared here) */
-  BUF_SEND_RESULT = 108, /* int32: 0 or -errno of that SEND */
+  BUF_SEND_RESULT = 108, /* int32: 0 (also when nothing was sent) or -errno of that SEND */
   BUF_SIZE = 112,
 };
 
@@ -78,12 +78,6 @@ static void install_wake_signal(void) {
       return;
     }
   }
-}
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void *watch(void *arg) {
@@ -214,7 +208,8 @@ static int wait_after_hangup(struct waiter *w, int64_t deadline) {
   if (poll(&l, 1, 0) <= 0 || !(l.revents & (POLLHUP | POLLERR)) || (l.revents & POLLIN)) return NOT_HUNG_UP;
   for (;;) {
     struct pollfd p = {w->pidfd, POLLIN, 0};
-    int left = deadline < 0 ? -1 : (int)(deadline > mono_ms() ? deadline - mono_ms() : 0);
+    int64_t now = monotonic_ms();
+    int left = deadline < 0 ? -1 : (int)(deadline > now ? deadline - now : 0);
     int r = poll(&p, 1, left);
     if (r > 0) return NEXT_EXITED;
     if (r == 0) return NEXT_TIMEOUT;
@@ -237,6 +232,7 @@ static napi_value waiter_next(napi_env env, napi_callback_info info) {
   int32_t *send = (int32_t *)(buf + BUF_SEND), *send_result = (int32_t *)(buf + BUF_SEND_RESULT);
   struct seccomp_notif *notif = (struct seccomp_notif *)(buf + BUF_NOTIF);
   struct seccomp_notif_resp *resp = (struct seccomp_notif_resp *)(buf + BUF_RESP);
+  *send_result = 0;
   if (*send) {
     *send = 0;
     int r;
@@ -244,10 +240,10 @@ static napi_value waiter_next(napi_env env, napi_callback_info info) {
     while (r < 0 && errno == EINTR);
     *send_result = r < 0 ? -errno : 0;
   }
-  int64_t deadline = timeout >= 0 ? mono_ms() + timeout : -1;
+  int64_t deadline = timeout >= 0 ? monotonic_ms() + timeout : -1;
   for (;;) {
     if (deadline >= 0) {
-      int64_t left = deadline - mono_ms();
+      int64_t left = deadline - monotonic_ms();
       if (left <= 0) return ret_i32(env, NEXT_TIMEOUT);
       set_timer(w, (int32_t)left);
     }

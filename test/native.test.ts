@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SECCOMP_NOTIF_RESP_SIZE, SECCOMP_NOTIF_SIZE, SECCOMP_DATA_SIZE, SECCOMP_RET_ALLOW, SECCOMP_RET_USER_NOTIF, SECCOMP_USER_NOTIF_FLAG_CONTINUE, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP } from '../src/abi/seccomp.js';
 import { hasCode } from '../src/errors.js';
-import { addonAvailable, addonCandidates, loadAddon } from '../src/native/addon.js';
+import { addonAvailable, addonCandidates, loadAddon, WAITER } from '../src/native/addon.js';
 import * as sys from '../src/native/syscalls.js';
 import { SyscallError } from '../src/native/syscalls.js';
 import { systemHost, parseCpuList } from '../src/sys/host.js';
@@ -506,12 +506,7 @@ test('the addon loads in a worker thread (context-aware)', { skip: SKIP }, async
 
 // ---- the notification waiter (native/waiter.c) ------------------------------------------------
 
-/** notifWaiterNext's results and buffer layout (as in src/supervisor/loop.ts). */
-const NEXT_NOTIF = 0;
-const NEXT_EXITED = 1;
-const NEXT_TIMEOUT = 2;
-const WAITER_BUF = 112;
-const [RESP_ERROR, RESP_FLAGS, SEND, SEND_RESULT] = [24, 25, 26, 27];
+const { NEXT_NOTIF, NEXT_EXITED, NEXT_TIMEOUT, BUF_SIZE: WAITER_BUF, RESP_ERROR, RESP_FLAGS, SEND, SEND_RESULT } = WAITER;
 
 function openWaiter(r: Run): { next(timeoutMs: number): number; buf: Uint8Array; words: Int32Array; close(): void } {
   const a = loadAddon();

@@ -44,8 +44,8 @@ export interface NativeAddon {
   notifSetFlags(fd: number, flags: number): number;
   /**
    * A notification waiter for the calling thread (native/waiter.c): a watcher thread turns the
-   * exit of `pidfd`'s process into an interrupted RECV. `buf` (at least WAITER_BUF_SIZE bytes,
-   * src/supervisor/loop.ts) is where every wait of this waiter works. A handle, or -errno.
+   * exit of `pidfd`'s process into an interrupted RECV. `buf` (at least WAITER.BUF_SIZE bytes)
+   * is where every wait of this waiter works. A handle, or -errno.
    */
   notifWaiterOpen(listener: number, pidfd: number, buf: Uint8Array): NotifWaiter | number;
   /**
@@ -93,6 +93,20 @@ export interface NativeAddon {
 
 /** Opaque handle of a notification waiter. */
 export type NotifWaiter = { readonly __brand: 'NotifWaiter' };
+
+/** The contract of native/waiter.c: its buffer (struct seccomp_notif at 0, struct
+ *  seccomp_notif_resp at 80, then the send flag and the send result, int32 each; the indexes
+ *  are of an Int32Array over it) and notifWaiterNext's results. */
+export const WAITER = {
+  BUF_SIZE: 112,
+  RESP_ERROR: 96 / 4,
+  RESP_FLAGS: 100 / 4,
+  SEND: 104 / 4,
+  SEND_RESULT: 108 / 4,
+  NEXT_NOTIF: 0,
+  NEXT_EXITED: 1,
+  NEXT_TIMEOUT: 2,
+} as const;
 
 const ADDON_NAME = 'seccomp_ebpf.node';
 let cached: NativeAddon | undefined;

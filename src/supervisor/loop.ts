@@ -20,7 +20,7 @@ import { SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, SECCOMP_USER_NOTIF_FLAG_CONTINUE } 
 import { SeccompEbpfError } from '../errors.js';
 import type { Vm } from '../ebpf/vm/interpreter.js';
 import type { TaskContext } from '../ebpf/vm/types.js';
-import type { NativeAddon } from '../native/addon.js';
+import { WAITER, type NativeAddon } from '../native/addon.js';
 import { decide, FAULT_DECISION, type Decision } from './decision.js';
 import { archName, nameOf, writeAll, type DecisionRecord, type LogSink } from './log.js';
 import { readThreadSignalState, sigsysIsFatal, SIGKILL, SIGSYS } from './proc-status.js';
@@ -40,18 +40,6 @@ export interface LoopDeps {
   /** Wall-clock nanoseconds. */
   now(): bigint;
 }
-
-/** The waiter's buffer (native/waiter.c): struct seccomp_notif, then struct seccomp_notif_resp,
- *  then the send flag and the send result (int32 each). */
-export const WAITER_BUF_SIZE = 112;
-const RESP_ERROR = 96 / 4; // int32 index of resp.error
-const RESP_FLAGS = 100 / 4;
-const SEND = 104 / 4;
-const SEND_RESULT = 108 / 4;
-/** notifWaiterNext's results. */
-const NEXT_NOTIF = 0;
-const NEXT_EXITED = 1;
-const NEXT_TIMEOUT = 2;
 
 const WEXITED = 4;
 const ENOENT = 2;
@@ -77,7 +65,7 @@ export function runNotificationLoop(init: WorkerInit, deps: LoopDeps): void {
   // SECCOMP_EBPF_SYNC_WAKE_UP=0 turns it off (the benchmark compares both modes).
   if (process.env.SECCOMP_EBPF_SYNC_WAKE_UP !== '0') native.notifSetFlags(listener, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 
-  const buf = new Uint8Array(WAITER_BUF_SIZE);
+  const buf = new Uint8Array(WAITER.BUF_SIZE);
   const nv = new DataView(buf.buffer);
   const words = new Int32Array(buf.buffer);
   const ctx = buf.subarray(16, 80);
@@ -119,9 +107,9 @@ export function runNotificationLoop(init: WorkerInit, deps: LoopDeps): void {
 
   /** Answers the current notification with the next wait (one native call for both). */
   const answer = (error: number, flags: number): void => {
-    words[RESP_ERROR] = error;
-    words[RESP_FLAGS] = flags;
-    words[SEND] = 1;
+    words[WAITER.RESP_ERROR] = error;
+    words[WAITER.RESP_FLAGS] = flags;
+    words[WAITER.SEND] = 1;
   };
 
   const decideCached = (ret: number): Decision => {
@@ -133,10 +121,15 @@ export function runNotificationLoop(init: WorkerInit, deps: LoopDeps): void {
     return d;
   };
 
-  const respond = (id: bigint, error: number, flags: number): void => {
-    const r = native.notifRespond(listener, id, 0n, error, flags);
-    // ENOENT: the thread went away (killed, or interrupted by a signal) meanwhile: fine.
+  /** The result of a SEND: ENOENT means the thread went away (killed, or interrupted by a
+   *  signal) meanwhile, which is fine. */
+  const checkSent = (r: number): void => {
     if (r < 0 && r !== -ENOENT) throw new SeccompEbpfError('ERR_SUPERVISOR_RESPOND', `SECCOMP_IOCTL_NOTIF_SEND failed: errno ${-r}`);
+  };
+
+  /** Answers at once (before a signal is sent), not with the next wait. */
+  const respond = (id: bigint, error: number, flags: number): void => {
+    checkSent(native.notifRespond(listener, id, 0n, error, flags));
   };
 
   /**
@@ -248,14 +241,11 @@ export function runNotificationLoop(init: WorkerInit, deps: LoopDeps): void {
     for (;;) {
       const timeout = pendingKills.length > 0 ? KILL_GRACE_MS : sink.pending ? LOG_IDLE_MS : -1;
       const n = native.notifWaiterNext(waiter, timeout);
-      const sent = words[SEND_RESULT]!;
-      // ENOENT: the thread went away (killed, or interrupted by a signal) meanwhile: fine.
-      if (sent < 0 && sent !== -ENOENT) throw new SeccompEbpfError('ERR_SUPERVISOR_RESPOND', `SECCOMP_IOCTL_NOTIF_SEND failed: errno ${-sent}`);
-      words[SEND_RESULT] = 0;
+      checkSent(words[WAITER.SEND_RESULT]!);
       if (pendingKills.length > 0) checkKills();
-      if (n === NEXT_NOTIF) handleOne();
-      else if (n === NEXT_TIMEOUT) sink.flush();
-      else if (n === NEXT_EXITED) {
+      if (n === WAITER.NEXT_NOTIF) handleOne();
+      else if (n === WAITER.NEXT_TIMEOUT) sink.flush();
+      else if (n === WAITER.NEXT_EXITED) {
         const w = native.waitPidfd(init.pidfd, WEXITED);
         if (typeof w === 'number') throw new SeccompEbpfError('ERR_SUPERVISOR_WAIT', `waitid(P_PIDFD) failed: errno ${-w}`);
         exit = { siCode: w[1]!, siStatus: w[2]! };

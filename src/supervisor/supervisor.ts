@@ -11,9 +11,6 @@
 import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { Insn } from '../ebpf/insn.js';
-import type { HelperGrant } from '../ebpf/verifier/load.js';
-import type { SharedMapState } from '../ebpf/maps/types.js';
 import { SeccompEbpfError } from '../errors.js';
 import { loadAddon } from '../native/addon.js';
 import { archName, nameOf, writeAll, type LogRecord } from './log.js';
@@ -55,20 +52,14 @@ export interface ExitStatus {
   coreDumped: boolean;
 }
 
-export interface SupervisorOptions {
-  listenerFd: number;
-  pidfd: number;
-  childPid: number;
-  insns: Insn[];
-  /** The helper decisions of the verified program (see ebpf/verifier/load helperGrant). */
-  grant: HelperGrant;
-  maps: SharedMapState[];
-  killableWait: boolean;
+/** What the worker gets as is (see WorkerInit), plus how the main thread handles logs and
+ *  USER_NOTIF verdicts. */
+export interface SupervisorOptions
+  extends Pick<WorkerInit, 'listenerFd' | 'pidfd' | 'childPid' | 'insns' | 'grant' | 'maps' | 'killableWait' | 'source'> {
   /** An open file descriptor for JSON lines (closed when the supervisor stops), a callback,
    *  or nothing (LOG verdicts and trace_printk to stderr). */
   log?: { fd: number } | ((record: LogRecord) => void);
   onUserNotif?: UserNotifHandler;
-  source?: string;
 }
 
 const CLD_EXITED = 1;

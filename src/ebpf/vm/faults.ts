@@ -77,3 +77,9 @@ export function attributeFault(e: unknown, insn: number, inHelper: string | unde
   if (inHelper !== undefined) return new SeccompEbpfError('ERR_VM_HELPER', `helper ${inHelper} failed: ${what}`, { insn }, { cause: e });
   return new SeccompEbpfError('ERR_VM_INTERNAL', `internal VM error: ${what}`, { insn }, { cause: e });
 }
+
+/** The checks every engine makes when a run starts (ERR_VM_BAD_CTX, ERR_VM_REENTRANT). */
+export function checkRunEntry(ctx: unknown, running: boolean): void {
+  if (!(ctx instanceof Uint8Array)) throw new SeccompEbpfError('ERR_VM_BAD_CTX', 'ctx must be a Uint8Array');
+  if (running) throw new SeccompEbpfError('ERR_VM_REENTRANT', 'run() called while this VM is already running (from a helper?)');
+}

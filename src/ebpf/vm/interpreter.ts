@@ -18,7 +18,7 @@ import * as abi from '../../abi/bpf.js';
 import { SeccompEbpfError } from '../../errors.js';
 import { alu32, alu64, cond32, cond64, endian } from './alu.js';
 import { decodeProgram, LD_CONST, LD_MAP_HANDLE, type DecodedProgram } from './decode.js';
-import { attributeFault, vmFault } from './faults.js';
+import { attributeFault, checkRunEntry, vmFault } from './faults.js';
 import { Memory } from './memory.js';
 
 // Module-local copies of the constants used in the dispatch loop (see ./alu.ts).
@@ -107,8 +107,7 @@ class Interpreter implements Vm {
   }
 
   run(ctx: Uint8Array, task: TaskContext): bigint {
-    if (!(ctx instanceof Uint8Array)) throw new SeccompEbpfError('ERR_VM_BAD_CTX', 'ctx must be a Uint8Array');
-    if (this.running) throw new SeccompEbpfError('ERR_VM_REENTRANT', 'run() called while this VM is already running (from a helper?)');
+    checkRunEntry(ctx, this.running);
     this.running = true;
     try {
       this.mem.beginRun(ctx);

@@ -24,6 +24,7 @@ import { BPF_CALL, BPF_JMP } from '../../../abi/bpf.js';
 import { SeccompEbpfError } from '../../../errors.js';
 import { createVm, DEFAULT_MAX_INSNS, type Vm, type VmOptions } from '../interpreter.js';
 import { decodeProgram } from '../decode.js';
+import { checkRunEntry } from '../faults.js';
 import { Memory } from '../memory.js';
 import type { HelperDef, TaskContext } from '../types.js';
 import { generateSource } from './codegen.js';
@@ -116,8 +117,7 @@ class JitVm implements Vm {
   }
 
   private enter(ctx: Uint8Array, task: TaskContext): number {
-    if (!(ctx instanceof Uint8Array)) throw new SeccompEbpfError('ERR_VM_BAD_CTX', 'ctx must be a Uint8Array');
-    if (this.running) throw new SeccompEbpfError('ERR_VM_REENTRANT', 'run() called while this VM is already running (from a helper?)');
+    checkRunEntry(ctx, this.running);
     this.running = true;
     try {
       this.mem.beginRun(ctx);
